@@ -1,0 +1,391 @@
+"""Tests for helpers.data: the synthetic sample OME-Zarr stores.
+
+The real build (~15-20 s) runs once per session; the determinism test builds a second time.
+Stamp and interruption logic is tested with a fast stand-in for the pixel writer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from ome_zarr_models import v04, v05
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+
+from helpers import data
+
+NUCLEI_SHAPES = [(2, 236, 275, 271), (2, 236, 137, 135), (2, 236, 68, 67)]
+TISSUE_CHUNKS_PER_LEVEL = [768, 192, 48, 12, 3, 3]
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real build, shared by the whole session."""
+    return data.build_samples(tmp_path_factory.mktemp("samples"), progress=False)
+
+
+def open_store(samples: Path, key: str) -> zarr.Group:
+    return zarr.open_group(samples / data.DATASETS[key].path, mode="r")
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def chunk_files(array_dir: Path) -> list[Path]:
+    """Chunk objects of one array (everything but the metadata files)."""
+    meta = {".zarray", ".zattrs", ".zgroup", "zarr.json"}
+    return [p for p in array_dir.rglob("*") if p.is_file() and p.name not in meta]
+
+
+def all_files(root: Path) -> dict[str, Path]:
+    return {str(p.relative_to(root)): p for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --- layout ----------------------------------------------------------------------------------
+
+
+def test_datasets_mapping() -> None:
+    assert set(data.DATASETS) == {"nuclei", "nuclei_v05", "tissue"}
+    assert data.DATASETS["nuclei"].path == "v0.4/idr0062A/6001240.zarr"
+    assert data.DATASETS["nuclei_v05"].path == "v0.5/idr0062A/6001240_labels.zarr"
+    assert data.DATASETS["tissue"].path == "synthetic/tissue.zarr"
+    for ds in data.DATASETS.values():
+        assert ds.description and "\n" not in ds.description
+    assert data.dataset_path("tissue", Path("/x")) == Path("/x/synthetic/tissue.zarr")
+
+
+def test_build_writes_all_stores_and_stamp(samples: Path) -> None:
+    for ds in data.DATASETS.values():
+        assert (samples / ds.path).is_dir()
+    stamp = read_json(samples / data.STAMP_NAME)
+    assert stamp == data.expected_stamp()
+    assert stamp["zarr"] == zarr.__version__
+    assert data.is_up_to_date(samples)
+    # the temporary build folder is gone
+    assert not list(samples.parent.glob(f".{samples.name}.build-*"))
+
+
+@pytest.mark.parametrize("key", list(data.DATASETS))
+def test_course_flag_marks_data_synthetic(samples: Path, key: str) -> None:
+    root = samples / data.DATASETS[key].path
+    attrs = (
+        read_json(root / "zarr.json")["attributes"]
+        if key == "nuclei_v05"
+        else read_json(root / ".zattrs")
+    )
+    course = attrs["course"]
+    assert course["synthetic"] is True
+    assert course["generator"] == "helpers.data"
+    assert course["description"] == data.DATASETS[key].description
+    assert "idr00" in course["mirrors"]
+    if key == "nuclei_v05":
+        assert "course" not in attrs["ome"]
+
+
+def test_nuclei_v04_layout(samples: Path) -> None:
+    path = samples / data.DATASETS["nuclei"].path
+    assert read_json(path / ".zgroup") == {"zarr_format": 2}
+    assert not (path / "zarr.json").exists()
+    attrs = read_json(path / ".zattrs")
+    (ms,) = attrs["multiscales"]
+    assert ms["version"] == "0.4"
+    assert [a["name"] for a in ms["axes"]] == ["c", "z", "y", "x"]
+    assert ms["axes"][0]["type"] == "channel"
+    assert all(a["type"] == "space" and a["unit"] == "micrometer" for a in ms["axes"][1:])
+    assert [d["path"] for d in ms["datasets"]] == ["0", "1", "2"]
+    for f, d in zip((1, 2, 4), ms["datasets"], strict=True):
+        (ct,) = d["coordinateTransformations"]
+        assert ct["type"] == "scale"
+        assert ct["scale"] == pytest.approx([1, 0.5002, 0.3604 * f, 0.3604 * f])
+    channels = attrs["omero"]["channels"]
+    assert [c["label"] for c in channels] == ["LaminB1", "DAPI"]
+    for c in channels:
+        w = c["window"]
+        assert w["min"] <= w["start"] < w["end"] <= w["max"]
+
+    root = open_store(samples, "nuclei")
+    for level, shape in enumerate(NUCLEI_SHAPES):
+        arr = root[str(level)]
+        assert arr.metadata.zarr_format == 2
+        assert arr.shape == shape and arr.dtype == np.uint16
+        assert arr.chunks == (1, 1, shape[2], shape[3])
+        zarray = read_json(path / str(level) / ".zarray")
+        assert zarray["dimension_separator"] == "/"
+        assert zarray["compressor"]["id"] == "blosc"
+        assert zarray["compressor"]["cname"] == "zstd"
+        assert (path / str(level) / "1" / "118" / "0" / "0").is_file()
+        assert len(chunk_files(path / str(level))) == 2 * 236
+
+
+def test_nuclei_v04_labels_layout(samples: Path) -> None:
+    path = samples / data.DATASETS["nuclei"].path
+    assert read_json(path / "labels" / ".zattrs") == {"labels": ["0"]}
+    label_attrs = read_json(path / "labels" / "0" / ".zattrs")
+    assert label_attrs["image-label"]["version"] == "0.4"
+    assert label_attrs["image-label"]["source"] == {"image": "../../"}
+    assert label_attrs["multiscales"][0]["version"] == "0.4"
+    image_ms = read_json(path / ".zattrs")["multiscales"][0]
+    assert label_attrs["multiscales"][0]["axes"] == image_ms["axes"]
+    scales = [d["coordinateTransformations"] for d in image_ms["datasets"]]
+    assert [d["coordinateTransformations"] for d in label_attrs["multiscales"][0]["datasets"]] == (
+        scales
+    )
+
+    label = open_store(samples, "nuclei")["labels/0"]
+    levels = [label[str(i)] for i in range(3)]
+    for arr, shape in zip(levels, NUCLEI_SHAPES, strict=True):
+        assert arr.shape == (1, *shape[1:])
+        assert arr.dtype in (np.uint16, np.uint32)
+        assert arr.chunks == (1, 1, shape[2], shape[3])
+    lab0 = levels[0][:]
+    values = np.unique(lab0)
+    n = int(values.max())
+    assert 15 <= n <= 25
+    assert values.tolist() == list(range(n + 1))  # 0 = background, 1..N one per nucleus
+    colors = label_attrs["image-label"]["colors"]
+    assert [c["label-value"] for c in colors] == list(range(1, n + 1))
+    # nearest-neighbour downsampling: every 2nd pixel
+    lab1 = levels[1][:]
+    assert np.array_equal(lab1, lab0[..., :274:2, :270:2])
+    assert np.array_equal(levels[2][:], lab1[..., :136:2, :134:2])
+
+
+def test_nuclei_v05_layout(samples: Path) -> None:
+    path = samples / data.DATASETS["nuclei_v05"].path
+    assert not (path / ".zgroup").exists()
+    meta = read_json(path / "zarr.json")
+    assert meta["zarr_format"] == 3 and meta["node_type"] == "group"
+    ome = meta["attributes"]["ome"]
+    assert ome["version"] == "0.5"
+    (ms,) = ome["multiscales"]
+    assert "version" not in ms
+    assert [a["name"] for a in ms["axes"]] == ["c", "z", "y", "x"]
+    assert [d["path"] for d in ms["datasets"]] == ["0", "1", "2"]
+    assert [c["label"] for c in ome["omero"]["channels"]] == ["LaminB1", "DAPI"]
+
+    root = open_store(samples, "nuclei_v05")
+    for level, shape in enumerate(NUCLEI_SHAPES):
+        arr = root[str(level)]
+        assert arr.metadata.zarr_format == 3
+        assert arr.shape == shape and arr.dtype == np.uint16
+        assert arr.chunks == (1, 1, 256, 256)
+        assert arr.shards is None
+        assert arr.metadata.dimension_names == ("c", "z", "y", "x")
+        array_meta = read_json(path / str(level) / "zarr.json")
+        assert array_meta["chunk_key_encoding"]["name"] == "default"
+        assert array_meta["chunk_key_encoding"]["configuration"]["separator"] == "/"
+        assert array_meta["codecs"][-1]["name"] in ("blosc", "zstd")
+        assert (path / str(level) / "c" / "1" / "118" / "0" / "0").is_file()
+
+    labels_meta = read_json(path / "labels" / "zarr.json")["attributes"]["ome"]
+    assert labels_meta == {"version": "0.5", "labels": ["0"]}
+    label_ome = read_json(path / "labels" / "0" / "zarr.json")["attributes"]["ome"]
+    assert label_ome["version"] == "0.5"
+    assert label_ome["image-label"]["source"] == {"image": "../../"}
+    assert "version" not in label_ome["multiscales"][0]
+
+
+def test_v04_and_v05_hold_the_same_pixels(samples: Path) -> None:
+    a, b = open_store(samples, "nuclei"), open_store(samples, "nuclei_v05")
+    for level in ("0", "1", "2", "labels/0/0", "labels/0/2"):
+        assert np.array_equal(a[level][:], b[level][:]), level
+
+
+def test_nuclei_levels_are_2x2_means(samples: Path) -> None:
+    root = open_store(samples, "nuclei")
+    lev0 = root["0"][:, 100:110].astype(np.float64)
+    lev1 = root["1"][:, 100:110]
+    expected = lev0[..., :274, :270].reshape(2, 10, 137, 2, 135, 2).mean(axis=(3, 5))
+    assert np.abs(lev1 - expected).max() <= 0.5 + 1e-9
+
+
+def test_tissue_layout(samples: Path) -> None:
+    path = samples / data.DATASETS["tissue"].path
+    attrs = read_json(path / ".zattrs")
+    (ms,) = attrs["multiscales"]
+    assert ms["version"] == "0.4"
+    assert [a["name"] for a in ms["axes"]] == ["c", "y", "x"]
+    assert [d["path"] for d in ms["datasets"]] == [str(i) for i in range(6)]
+    for level, d in enumerate(ms["datasets"]):
+        assert d["coordinateTransformations"][0]["scale"] == [1.0, 0.5 * 2**level, 0.5 * 2**level]
+    assert len(attrs["omero"]["channels"]) == 3
+
+    root = open_store(samples, "tissue")
+    for level, n_chunks in enumerate(TISSUE_CHUNKS_PER_LEVEL):
+        arr = root[str(level)]
+        size = 8192 >> level
+        assert arr.metadata.zarr_format == 2
+        assert arr.shape == (3, size, size) and arr.dtype == np.uint8
+        assert arr.chunks == (1, 512, 512)
+        assert arr.nchunks == n_chunks
+        assert len(chunk_files(path / str(level))) == n_chunks
+        assert read_json(path / str(level) / ".zarray")["dimension_separator"] == "/"
+
+
+def test_tissue_is_structured_at_every_level(samples: Path) -> None:
+    root = open_store(samples, "tissue")
+    coarse = root["5"][:]
+    assert np.array_equal(coarse, data.downsample_mean(root["4"][:]))
+    # the channels differ, and a tile in the middle of the slide shows contrast at every level
+    assert not np.array_equal(coarse[0], coarse[1])
+    for level in range(6):
+        arr = root[str(level)]
+        c, h = arr.shape[-1] // 2, min(128, arr.shape[-1] // 2)
+        tile = arr[:, c - h : c + h, c - h : c + h]
+        assert tile.std(axis=(1, 2)).min() > 5, level
+
+
+# --- validation with ome-zarr-models ---------------------------------------------------------
+
+
+def test_v04_stores_validate(samples: Path) -> None:
+    root = open_store(samples, "nuclei")
+    image = v04.Image.from_zarr(root)
+    assert image.labels is not None
+    v04.Labels.from_zarr(root["labels"])
+    v04.ImageLabel.from_zarr(root["labels/0"])
+    tissue = v04.Image.from_zarr(open_store(samples, "tissue"))
+    assert len(tissue.attributes.multiscales[0].datasets) == 6
+
+
+def test_v05_store_validates(samples: Path) -> None:
+    root = open_store(samples, "nuclei_v05")
+    image = v05.Image.from_zarr(root)
+    assert image.labels is not None and image.labels.label_paths == ["0"]
+    v05.Labels.from_zarr(root["labels"])
+    v05.ImageLabel.from_zarr(root["labels/0"])
+
+
+# --- pixels match the labels -----------------------------------------------------------------
+
+
+def test_labels_match_the_pixels(samples: Path) -> None:
+    root = open_store(samples, "nuclei")
+    dapi = root["0"][1]
+    lamin = root["0"][0]
+    inside = root["labels/0/0"][0] > 0
+    assert dapi[inside].mean() > 4 * dapi[~inside].mean()
+    # Otsu on DAPI segments the nuclei
+    seg = dapi > threshold_otsu(dapi)
+    dice = 2 * np.count_nonzero(seg & inside) / (np.count_nonzero(seg) + np.count_nonzero(inside))
+    assert dice > 0.85
+    # LaminB1 is a shell: brighter at the boundary than in the nucleus interior
+    interior = ndimage.binary_erosion(inside, iterations=4)
+    boundary = inside & ~ndimage.binary_erosion(inside, iterations=2)
+    assert lamin[boundary].mean() > 1.5 * lamin[interior].mean()
+    assert lamin[boundary].mean() > 2 * lamin[~inside].mean()
+
+
+# --- size, determinism, stamp ----------------------------------------------------------------
+
+
+def test_total_size_under_500_mb(samples: Path) -> None:
+    total = sum(data.store_stats(samples / ds.path)[0] for ds in data.DATASETS.values())
+    assert 20e6 < total < 500e6
+
+
+def test_second_build_is_a_noop(samples: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = {k: p.stat().st_mtime_ns for k, p in all_files(samples).items()}
+    started = time.perf_counter()
+    assert data.build_samples(samples) == samples
+    assert time.perf_counter() - started < 5
+    assert "sample data up to date" in capsys.readouterr().out
+    assert {k: p.stat().st_mtime_ns for k, p in all_files(samples).items()} == before
+
+
+def test_build_is_deterministic(samples: Path, tmp_path: Path) -> None:
+    other = data.build_samples(tmp_path / "again", progress=False)
+    files_a, files_b = all_files(samples), all_files(other)
+    assert files_a.keys() == files_b.keys()
+    different = [k for k in files_a if files_a[k].read_bytes() != files_b[k].read_bytes()]
+    assert different == []
+
+
+# --- stamp / rebuild logic with a fast stand-in writer -----------------------------------------
+
+
+@pytest.fixture
+def fake_writer(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Replace the slow pixel writer by one that writes tiny stores; returns its call log."""
+    calls: list[Path] = []
+
+    def write_all(tmp: Path, progress: bool) -> None:
+        calls.append(tmp)
+        for ds in data.DATASETS.values():
+            (tmp / ds.path).mkdir(parents=True)
+            (tmp / ds.path / ".zgroup").write_text('{"zarr_format": 2}')
+            (tmp / ds.path / "build").write_text(str(len(calls)))
+
+    monkeypatch.setattr(data, "_write_all", write_all)
+    return calls
+
+
+def build_number(out: Path) -> str:
+    return (out / data.DATASETS["tissue"].path / "build").read_text()
+
+
+def test_stamp_skips_and_force_rebuilds(fake_writer: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "samples"
+    (out / "unrelated.txt").parent.mkdir()
+    (out / "unrelated.txt").write_text("keep me")
+    data.build_samples(out, progress=False)
+    assert len(fake_writer) == 1 and data.is_up_to_date(out)
+    data.build_samples(out, progress=False)
+    assert len(fake_writer) == 1  # stamp matches: nothing to do
+    data.build_samples(out, force=True, progress=False)
+    assert len(fake_writer) == 2 and build_number(out) == "2"
+    assert (out / "unrelated.txt").read_text() == "keep me"
+    # the temporary sibling folders are cleaned up
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["samples"]
+
+
+def test_changed_stamp_or_missing_store_rebuilds(fake_writer: list[Path], tmp_path: Path) -> None:
+    out = data.build_samples(tmp_path / "s", progress=False)
+    stamp = read_json(out / data.STAMP_NAME)
+    stamp["source_sha256"] = "0" * 64  # as if the generator changed
+    (out / data.STAMP_NAME).write_text(json.dumps(stamp))
+    assert not data.is_up_to_date(out)
+    data.build_samples(out, progress=False)
+    assert len(fake_writer) == 2 and data.is_up_to_date(out)
+
+    (out / data.DATASETS["nuclei"].path / ".zgroup").unlink()
+    assert not data.is_up_to_date(out)
+    data.build_samples(out, progress=False)
+    assert len(fake_writer) == 3 and data.is_up_to_date(out)
+
+
+def test_interrupted_build_leaves_no_complete_looking_data(
+    fake_writer: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = data.build_samples(tmp_path / "s", progress=False)
+    good = data._write_all
+
+    def crash(tmp: Path, progress: bool) -> None:
+        good(tmp, progress)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "_write_all", crash)
+    with pytest.raises(KeyboardInterrupt):
+        data.build_samples(out, force=True, progress=False)
+    assert not (out / data.STAMP_NAME).exists()
+    assert not data.is_up_to_date(out)
+    assert build_number(out) == "1"  # the old stores were not touched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
+
+
+def test_cli_help_and_info(samples: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        data.main(["--help"])
+    assert exc.value.code == 0
+    assert "build" in capsys.readouterr().out
+    assert data.main(["info", "--out", str(samples)]) == 0
+    out = capsys.readouterr().out
+    assert "up to date" in out
+    for ds in data.DATASETS.values():
+        assert ds.path in out
