@@ -1,0 +1,205 @@
+"""Find, start and talk to the local cloud from Python (notebooks, tests, other helpers).
+
+One cloud is shared by every notebook: ``python -m helpers.cloud serve`` writes a small state file
+(``data/cloud.json``) naming its endpoint, and :func:`ensure_cloud` uses the cloud named there when it
+answers, or starts one in the background when none does. ``COURSE_ENDPOINT`` in the environment names a
+cloud explicitly (the test suite uses this).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..paths import data_dir
+
+PUBLIC_BUCKET = "course-data"
+"""Anonymous, read-only bucket holding the sample OME-Zarr datasets."""
+SCRATCH_BUCKET = "course-scratch"
+"""Anonymous, writable bucket for learners' results."""
+ENDPOINT_ENV = "COURSE_ENDPOINT"
+START_TIMEOUT_S = 180.0
+
+
+class CloudError(RuntimeError):
+    """The local cloud could not be found, started or reached."""
+
+
+def state_file() -> Path:
+    """Where a running ``serve`` records its endpoint."""
+    return data_dir() / "cloud.json"
+
+
+@dataclass
+class Cloud:
+    """A running local cloud: its endpoint and buckets, and the process if this Python started it."""
+
+    endpoint: str
+    public_bucket: str = PUBLIC_BUCKET
+    scratch_bucket: str = SCRATCH_BUCKET
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def url(self, key: str = "", bucket: str | None = None) -> str:
+        """Plain HTTP (path-style) URL of an object, e.g. ``http://127.0.0.1:PORT/course-data/KEY``."""
+        return f"{self.endpoint}/{bucket or self.public_bucket}/{key}".rstrip("/")
+
+    def s3_url(self, key: str = "", bucket: str | None = None) -> str:
+        """``s3://BUCKET/KEY`` form of an object (use with ``endpoint_url=cloud.endpoint``)."""
+        return f"s3://{bucket or self.public_bucket}/{key}".rstrip("/")
+
+    def status(self) -> dict:
+        """Current settings and request/byte counters (see :func:`cloud_status`)."""
+        return cloud_status(self.endpoint)
+
+    def set_conditions(self, **changes: float | None) -> dict:
+        """Change ``latency_ms``, ``jitter_ms`` or ``bandwidth_mbps`` (``None`` = no cap) at run time."""
+        return _control(self.endpoint, "conditions", "PUT", changes)
+
+    def reset_stats(self) -> dict:
+        """Zero the request and byte counters; returns the status after the reset."""
+        return _control(self.endpoint, "reset", "POST", {})
+
+    def stop(self) -> None:
+        """Stop the cloud if this Python started it (others' clouds are left running)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> Cloud:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _control(
+    endpoint: str, action: str, method: str, payload: dict | None, timeout: float = 5.0
+) -> dict:
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(f"{endpoint}/_cloud/{action}", data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        detail = err.read().decode(errors="replace")
+        raise ValueError(f"local cloud refused {action}: {detail}") from None
+    except (OSError, ValueError) as err:
+        raise CloudError(f"no local cloud answers at {endpoint} ({err})") from None
+
+
+def cloud_status(endpoint: str, timeout: float = 5.0) -> dict:
+    """Settings (latency, jitter, bandwidth) and counters (requests, bytes) of the cloud at ``endpoint``."""
+    return _control(endpoint, "status", "GET", None, timeout=timeout)
+
+
+def find_cloud() -> Cloud | None:
+    """The running cloud named by ``$COURSE_ENDPOINT`` or the state file, if it answers."""
+    endpoint = os.environ.get(ENDPOINT_ENV)
+    if endpoint:
+        try:
+            status = cloud_status(endpoint)
+        except CloudError as err:
+            raise CloudError(f"{ENDPOINT_ENV}={endpoint} is set, but {err}") from None
+        return Cloud(endpoint, status["public_bucket"], status["scratch_bucket"])
+    try:
+        state = json.loads(state_file().read_text())
+        status = cloud_status(state["endpoint"], timeout=2.0)
+    except (OSError, ValueError, KeyError, CloudError):
+        return None
+    return Cloud(state["endpoint"], status["public_bucket"], status["scratch_bucket"])
+
+
+def start_cloud(
+    latency_ms: float = 100.0,
+    jitter_ms: float = 0.0,
+    bandwidth_mbps: float | None = None,
+    data: Path | None = None,
+    port: int = 0,
+    record_state: bool = False,
+    log: Path | None = None,
+) -> Cloud:
+    """Start a new local cloud in a subprocess and wait until it serves; stop it with ``.stop()``.
+
+    With ``record_state`` it records itself in the state file so other notebooks find it, and keeps
+    running after this Python exits (it is started in its own session).
+    """
+    cmd = [sys.executable, "-m", "helpers.cloud", "serve", "--port", str(port)]
+    cmd += ["--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms)]
+    if bandwidth_mbps is not None:
+        cmd += ["--bandwidth-mbps", str(bandwidth_mbps)]
+    if data is not None:
+        cmd += ["--data", str(data)]
+    if not record_state:
+        cmd += ["--no-state-file"]
+    errors = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        stdin=subprocess.DEVNULL,
+        start_new_session=record_state,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    endpoint = public = None
+    deadline = time.monotonic() + START_TIMEOUT_S
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline().decode().strip()
+        if not line:
+            if process.poll() is not None:
+                raise CloudError(
+                    f"the local cloud exited with code {process.returncode}; see {log or 'its output'}"
+                )
+            continue
+        key, _, value = line.partition(" ")
+        if key == "ENDPOINT":
+            endpoint = value
+        elif key == "BUCKET":
+            public = value
+        elif key == "READY":
+            break
+    else:
+        process.kill()
+        raise CloudError(f"the local cloud did not start within {START_TIMEOUT_S:.0f} s")
+    if record_state:
+        process.stdout.close()  # the server writes nothing more to stdout once ready
+    return Cloud(endpoint or "", public or PUBLIC_BUCKET, SCRATCH_BUCKET, process=process)
+
+
+def ensure_cloud(verbose: bool = True) -> Cloud:
+    """Return the running local cloud, starting a shared one (100 ms latency) if none answers.
+
+    Safe to call from several notebooks at once: a lock file makes sure only one cloud is started.
+    """
+    cloud = find_cloud()
+    if cloud is not None:
+        return cloud
+    data_dir().mkdir(parents=True, exist_ok=True)
+    with open(data_dir() / "cloud.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cloud = find_cloud()
+        if cloud is None:
+            if verbose:
+                print(
+                    "No local cloud is running: starting one (first start may build the sample data)..."
+                )
+            cloud = start_cloud(record_state=True, log=data_dir() / "cloud.log")
+            cloud.process = None  # shared: it outlives this notebook
+        with contextlib.suppress(OSError):
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    if verbose:
+        print(f"Local cloud at {cloud.endpoint} (bucket {cloud.public_bucket})")
+    return cloud
