@@ -1,0 +1,23 @@
+"""Helpers for the course "Remote access to big image data".
+
+The notebooks show each idea in a few cells, then call these helpers for the reusable version:
+
+- :mod:`helpers.catalog` -- every dataset URL, the local/remote switch, :func:`open_image`
+- :mod:`helpers.omezarr` -- read OME-NGFF 0.4 and 0.5 metadata into a lazy :class:`OmeImage`
+- :mod:`helpers.storage` -- parse URLs, make fast anonymous stores (s3fs settings that matter)
+- :mod:`helpers.cloud` -- the local cloud: an S3 endpoint on 127.0.0.1 with latency and bandwidth
+- :mod:`helpers.data` -- build the deterministic synthetic sample datasets
+"""
+
+from .catalog import CATALOG, current_source, dataset_url, list_datasets, open_image
+from .omezarr import NotOmeZarrError, OmeImage
+
+__all__ = [
+    "CATALOG",
+    "NotOmeZarrError",
+    "OmeImage",
+    "current_source",
+    "dataset_url",
+    "list_datasets",
+    "open_image",
+]

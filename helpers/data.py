@@ -48,6 +48,7 @@ import zarr
 from scipy import ndimage
 from tqdm.auto import tqdm
 
+from helpers.catalog import CATALOG, remote_url
 from helpers.paths import samples_dir
 
 
@@ -62,24 +63,22 @@ class SampleDataset(NamedTuple):
     """The public dataset whose layout it imitates."""
 
 
-IDR_NUCLEI = "https://uk1s3.embassy.ebi.ac.uk/idr/zarr/v0.4/idr0062A/6001240.zarr"
-IDR_TISSUE = "https://uk1s3.embassy.ebi.ac.uk/idr/zarr/v0.4/idr0073A/9798462.zarr"
+def _sample(key: str, description: str) -> SampleDataset:
+    """A sample store at the catalog's local path, imitating the catalog's public dataset."""
+    entry = CATALOG[key]
+    return SampleDataset(entry.local_path, description, remote_url(entry.remote_path))
+
 
 DATASETS: dict[str, SampleDataset] = {
-    "nuclei": SampleDataset(
-        "v0.4/idr0062A/6001240.zarr",
-        "3D nuclei, 2 channels (LaminB1, DAPI) + labels; OME-NGFF 0.4 on Zarr v2",
-        IDR_NUCLEI,
+    "nuclei": _sample(
+        "nuclei", "3D nuclei, 2 channels (LaminB1, DAPI) + labels; OME-NGFF 0.4 on Zarr v2"
     ),
-    "nuclei_v05": SampleDataset(
-        "v0.5/idr0062A/6001240_labels.zarr",
-        "The same nuclei and labels as OME-NGFF 0.5 on Zarr v3, 256 x 256 chunks",
-        IDR_NUCLEI,
+    "nuclei_v05": _sample(
+        "nuclei_v05", "The same nuclei and labels as OME-NGFF 0.5 on Zarr v3, 256 x 256 chunks"
     ),
-    "tissue": SampleDataset(
-        "synthetic/tissue.zarr",
+    "tissue": _sample(
+        "tissue",
         "2D tissue-like pyramid, 3 channels, 8192 x 8192 uint8, 6 levels; OME-NGFF 0.4 on Zarr v2",
-        IDR_TISSUE,
     ),
 }
 """The sample stores, by key. ``DATASETS[key].path`` is relative to the samples folder."""
