@@ -151,6 +151,15 @@ def list_datasets(source: str | None = None) -> list[dict[str, str]]:
     return rows
 
 
+def remote_available(timeout: float = 3.0) -> bool:
+    """True when the public IDR object store answers (used to run optional online sections)."""
+    try:
+        check_reachable(REMOTE_ENDPOINT, timeout=timeout)
+    except ConnectionError:
+        return False
+    return True
+
+
 def _looks_like_location(text: str) -> bool:
     return "://" in text or "/" in text or text.endswith(".zarr") or Path(text).exists()
 
@@ -236,5 +245,6 @@ __all__ = [
     "list_datasets",
     "lookup",
     "open_image",
+    "remote_available",
     "remote_url",
 ]

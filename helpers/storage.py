@@ -24,7 +24,7 @@ from zarr.abc.store import Store
 
 MAX_CONNECTIONS = 64
 CONNECT_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 60.0
+READ_TIMEOUT_S = 20.0
 SCHEMES = ("s3", "http", "https", "file", "")
 _ASYNC_FILESYSTEMS: weakref.WeakSet = weakref.WeakSet()
 
