@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from .conditions import NetworkConditions
 
@@ -42,6 +43,7 @@ HOP_BY_HOP = {
 }
 WRITE_METHODS = {"PUT", "POST", "DELETE", "PATCH"}
 STREAM_BLOCK = 256 * 1024
+UPSTREAM_READ_TIMEOUT_S = 30.0
 
 RequestHook = Callable[[web.BaseRequest], Awaitable[web.StreamResponse | None]]
 """A coroutine that may answer a request itself (return a response) or let it through (``None``)."""
@@ -83,7 +85,11 @@ class LatencyProxy:
         """Start listening (on an ephemeral port when ``port`` is 0)."""
         connector = aiohttp.TCPConnector(limit=0, force_close=True)
         self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None)
+            connector=connector,
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=10, sock_read=UPSTREAM_READ_TIMEOUT_S
+            ),
         )
         server = web.Server(self._handle, access_log=None)
         self._runner = web.ServerRunner(server, handle_signals=False)
@@ -157,7 +163,12 @@ class LatencyProxy:
 
     async def _forward(self, request: web.BaseRequest, release_at: float) -> web.StreamResponse:
         assert self._session is not None
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = CIMultiDict(
+            (k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP
+        )
+        if headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            # moto's server tries to parse such bodies as forms and stalls; S3 stores any bytes.
+            headers["Content-Type"] = "application/octet-stream"
         if request.headers.get("Expect", "").lower() == "100-continue":
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = await request.content.read() if request.body_exists else None  # no 1 MB cap

@@ -1,0 +1,149 @@
+"""The local cloud behaves like a remote, public, read-only object store on loopback only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import psutil
+import pytest
+import s3fs
+
+from helpers.cloud import Cloud, NetworkConditions, cloud_status
+from helpers.paths import REPO_ROOT
+
+
+def timed_get(url: str) -> tuple[float, bytes]:
+    start = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        body = answer.read()
+    return time.perf_counter() - start, body
+
+
+def put(url: str, body: bytes) -> int:
+    request = urllib.request.Request(url, data=body, method="PUT")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_latency_is_applied_to_every_request(empty_cloud: Cloud) -> None:
+    key_url = empty_cloud.url("tiny", bucket=empty_cloud.scratch_bucket)
+    assert put(key_url, b"hello") == 200
+    times = [timed_get(key_url)[0] for _ in range(5)]
+    assert min(times) >= 0.045, times  # setting: 50 ms
+    assert sorted(times)[2] < 0.050 + 0.150, times
+    empty_cloud.set_conditions(latency_ms=0)
+    assert sorted(timed_get(key_url)[0] for _ in range(5))[2] < 0.040
+
+
+def test_bandwidth_cap_slows_big_answers(empty_cloud: Cloud) -> None:
+    url = empty_cloud.url("one-megabyte", bucket=empty_cloud.scratch_bucket)
+    assert put(url, os.urandom(1_000_000)) == 200
+    empty_cloud.set_conditions(latency_ms=0, bandwidth_mbps=16)  # 2 MB/s -> 0.5 s
+    elapsed, body = timed_get(url)
+    assert len(body) == 1_000_000
+    assert 0.45 <= elapsed < 2.0, elapsed
+    empty_cloud.set_conditions(bandwidth_mbps=None)
+    assert timed_get(url)[0] < 0.3
+
+
+def test_public_bucket_is_anonymous_and_read_only(cloud: Cloud) -> None:
+    fs = s3fs.S3FileSystem(anon=True, endpoint_url=cloud.endpoint, skip_instance_cache=True)
+    store = f"{cloud.public_bucket}/v0.4/idr0062A/6001240.zarr"
+    assert f"{store}/.zattrs" in fs.ls(store)  # anonymous LIST
+    assert fs.info(f"{store}/.zattrs")["size"] > 0  # anonymous HEAD
+    assert b"multiscales" in fs.cat(f"{store}/.zattrs")  # anonymous GET
+    with pytest.raises(PermissionError):
+        fs.pipe(f"{cloud.public_bucket}/intruder.txt", b"no")
+    assert put(cloud.url("intruder.txt"), b"no") == 403
+    assert not fs.exists(f"{cloud.public_bucket}/intruder.txt")
+    fs.pipe(f"{cloud.scratch_bucket}/mine.txt", b"yes")
+    assert fs.cat(f"{cloud.scratch_bucket}/mine.txt") == b"yes"
+
+
+def test_plain_http_path_style_urls_work(cloud: Cloud) -> None:
+    _, body = timed_get(cloud.url("v0.5/idr0062A/6001240_labels.zarr/zarr.json"))
+    assert b'"ome"' in body
+
+
+def test_status_counts_requests_and_bytes(empty_cloud: Cloud) -> None:
+    url = empty_cloud.url("counted", bucket=empty_cloud.scratch_bucket)
+    put(url, b"x" * 1000)
+    empty_cloud.reset_stats()
+    for _ in range(3):
+        timed_get(url)
+    status = empty_cloud.status()
+    assert status["requests_by_method"] == {"GET": 3}
+    assert status["bytes_sent"] == 3000
+
+
+def test_invalid_conditions_are_refused(empty_cloud: Cloud) -> None:
+    with pytest.raises(ValueError, match="latency_ms must be >= 0"):
+        empty_cloud.set_conditions(latency_ms=-1)
+    with pytest.raises(ValueError, match="unknown condition"):
+        empty_cloud.set_conditions(latency=5)
+    assert cloud_status(empty_cloud.endpoint)["latency_ms"] == 50
+    with pytest.raises(ValueError, match="bandwidth_mbps must be > 0"):
+        NetworkConditions(bandwidth_mbps=0)
+
+
+def non_loopback_addresses() -> list[str]:
+    return [
+        a.address
+        for addrs in psutil.net_if_addrs().values()
+        for a in addrs
+        if a.family.name == "AF_INET" and not a.address.startswith("127.")
+    ]
+
+
+def test_listens_on_loopback_only(cloud: Cloud) -> None:
+    assert cloud.process is not None
+    server = psutil.Process(cloud.process.pid)
+    processes = [server, *server.children(recursive=True)]
+    listening = [c for p in processes for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    assert len(listening) >= 2  # the proxy and moto behind it
+    assert all(c.laddr.ip == "127.0.0.1" for c in listening), listening
+    port = int(cloud.endpoint.rsplit(":", 1)[1])
+    for address in non_loopback_addresses():  # this machine's own other addresses
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://{address}:{port}/_cloud/status", timeout=3)
+
+
+def test_serve_cli_prints_endpoint_first_and_stops_cleanly(tmp_path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "helpers.cloud", "serve", "--data", str(tmp_path), "--no-state-file", "--latency-ms", "10"],
+        stdout=subprocess.PIPE,
+        cwd=REPO_ROOT,
+        text=True,
+    )
+    try:
+        first, second = process.stdout.readline().split(), process.stdout.readline().split()
+        assert first[0] == "ENDPOINT" and first[1].startswith("http://127.0.0.1:")
+        assert second == ["BUCKET", "course-data"]
+        while "READY" not in process.stdout.readline():
+            pass
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert children, "moto runs as a subprocess"
+        assert cloud_status(first[1])["latency_ms"] == 10
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, f"orphan processes left: {alive}"
+    finally:
+        process.kill()
+
+
+def test_cli_help_works() -> None:
+    for command in ([], ["serve"], ["check"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "helpers.cloud", *command, "--help"], capture_output=True, text=True, cwd=REPO_ROOT
+        )
+        assert out.returncode == 0 and "usage" in out.stdout

@@ -1,0 +1,71 @@
+"""The three dependency lists (pyproject.toml, environment.yml, binder/environment.yml) pin the same versions,
+and the repository has what Binder and CI need."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+
+import yaml
+
+from helpers.paths import REPO_ROOT
+
+PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*==\s*([^\s;]+)\s*$")
+
+
+def parse_pins(requirements: list[str]) -> dict[str, str]:
+    pins = {}
+    for line in requirements:
+        match = PIN.match(line)
+        assert match, f"not pinned with ==: {line!r}"
+        pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def pyproject_pins() -> dict[str, str]:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    return parse_pins(project["dependencies"])
+
+
+def conda_pins(path) -> tuple[dict[str, str], list[str]]:
+    env = yaml.safe_load(path.read_text())
+    assert "conda-forge" in env["channels"]
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    return parse_pins(pip), conda
+
+
+def test_pyproject_pins_every_runtime_dependency() -> None:
+    pins = pyproject_pins()
+    for core in ("zarr", "ome-zarr", "s3fs", "moto", "jupyterlab", "ipywidgets", "scikit-image", "dask", "distributed"):
+        assert core in pins, core
+    assert pins["zarr"].startswith("3."), "the course uses the zarr 3 API"
+
+
+def test_environment_files_pin_the_same_versions_as_pyproject() -> None:
+    expected = pyproject_pins()
+    for path in (REPO_ROOT / "environment.yml", REPO_ROOT / "binder" / "environment.yml"):
+        pins, conda = conda_pins(path)
+        assert pins == expected, f"{path.name} differs from pyproject.toml"
+        assert "python=3.11" in conda and "pip" in conda
+
+
+def test_binder_environment_stands_alone() -> None:
+    # repo2docker copies binder/environment.yml alone before the rest of the repository.
+    text = (REPO_ROOT / "binder" / "environment.yml").read_text()
+    assert "-e ." not in text and "-r " not in text and "file:" not in text
+
+
+def test_binder_postbuild_installs_helpers_and_builds_data() -> None:
+    post = REPO_ROOT / "binder" / "postBuild"
+    assert os.access(post, os.X_OK)
+    text = post.read_text()
+    assert "pip install" in text and "helpers.data build" in text
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert "make test" in ci and "make test" in readme and "make lab" in readme
