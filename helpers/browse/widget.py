@@ -1,0 +1,365 @@
+"""An ipywidgets image browser that shows what every view costs.
+
+Controls: level (zoom), centre y and x (pan, in physical units), channel, z plane (when the image has
+one) and contrast limits, plus zoom and pan buttons. Each change reads the view through a
+:class:`~helpers.browse.reader.ViewReader` (only the chunks that intersect it, at that level, all at
+once) and shows next to the image the requests, bytes and milliseconds it cost, or "served from
+cache: 0 requests" when every chunk was already in memory.
+
+Responsiveness: sliders update when released (``continuous_update=False``), so dragging costs one
+view, not dozens; one update fetches its chunks concurrently and then returns, so the kernel is
+never busy for longer than one view update (about one latency plus drawing).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import time
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ..omezarr import OmeImage
+from .reader import ViewReader, ViewResult, format_bytes
+from .views import View, downsampling_factors, level_for_screen
+
+UNIT_SYMBOLS = {"micrometer": "µm", "nanometer": "nm", "millimeter": "mm", "angstrom": "Å"}
+
+
+def unit_symbol(unit: str | None) -> str:
+    """``"micrometer"`` -> ``"µm"``; unknown units are returned as given, none as ``"px"``."""
+    if not unit:
+        return "px"
+    return UNIT_SYMBOLS.get(unit, unit)
+
+
+def _default_contrast(image: OmeImage) -> tuple[int, int, int, int]:
+    """``(min, max, start, end)`` for the contrast slider: from OMERO's window, else the dtype."""
+    channels = image.attributes.get("omero", {}).get("channels") or image.attributes.get(
+        "ome", {}
+    ).get("omero", {}).get("channels", [])
+    window = channels[0].get("window", {}) if channels else {}
+    if np.issubdtype(image.dtype, np.integer):
+        info = np.iinfo(image.dtype)
+        lo, hi = int(window.get("min", info.min)), int(window.get("max", info.max))
+    else:
+        lo, hi = int(window.get("min", 0)), int(window.get("max", 1))
+    return lo, hi, int(window.get("start", lo)), int(window.get("end", hi))
+
+
+class Browser:
+    """An interactive multiscale viewer for one OME-Zarr image (display it as a notebook cell's result).
+
+    Args:
+        image: an image opened with :func:`helpers.open_image` (needs y and x axes).
+        screen: height and width of the view in screen pixels (one pixel of the level each).
+        reader: the :class:`ViewReader` to read through (a new one, with its own cache, by default).
+        level: first level shown (default: the one that fits the whole image on ``screen``).
+        channel: first channel shown (index or name).
+
+    Attributes:
+        widget: the ipywidgets box (image + read-out + controls).
+        last: the last :class:`ViewResult` shown; ``history``: the cost of every view so far.
+    """
+
+    def __init__(
+        self,
+        image: OmeImage,
+        screen: tuple[int, int] = (512, 512),
+        reader: ViewReader | None = None,
+        level: int | None = None,
+        channel: int | str = 0,
+    ) -> None:
+        if min(screen) < 16:
+            raise ValueError(f"screen must be at least 16 x 16 pixels, got {screen}")
+        self.image = image
+        self.screen = (int(screen[0]), int(screen[1]))
+        self.reader = reader or ViewReader(image)
+        self.history: list = []
+        self.last: ViewResult | None = None
+        self._hold = False
+        self._axes = image.axes
+        y, x = image.axis("y"), image.axis("x")
+        self._yx = (y, x)
+        self._unit = unit_symbol(image.units.get("x"))
+        self._factors = downsampling_factors(image.scales, x)
+        height = image.shape[y] * image.scales[0][y]
+        width = image.shape[x] * image.scales[0][x]
+        if level is None:
+            level = level_for_screen(self._factors, (image.shape[y], image.shape[x]), self.screen)
+        image.level(level)  # clear error for a level that does not exist
+        self._build_controls(level, channel, height, width)
+        self._build_figure()
+        self.widget = widgets.HBox(
+            [self._image, widgets.VBox([self._readout, *self._controls])],
+            layout=widgets.Layout(align_items="flex-start"),
+        )
+        self.widget.add_class("browse-widget")
+        self.refresh()
+
+    # --- building -------------------------------------------------------------------------------
+
+    def _build_controls(self, level: int, channel: int | str, height: float, width: float) -> None:
+        step = float(self.image.scales[0][self._yx[1]])
+        common = {"continuous_update": False, "style": {"description_width": "110px"}}
+        self.level_slider = widgets.IntSlider(
+            value=level,
+            min=0,
+            max=len(self.image.levels) - 1,
+            description="level (0 = full)",
+            **common,
+        )
+        self.y_slider = widgets.FloatSlider(
+            value=height / 2, min=0, max=height, step=step, description=f"centre y ({self._unit})",
+            readout_format=".1f", **common,
+        )  # fmt: skip
+        self.x_slider = widgets.FloatSlider(
+            value=width / 2, min=0, max=width, step=step, description=f"centre x ({self._unit})",
+            readout_format=".1f", **common,
+        )  # fmt: skip
+        names = self.image.channel_names or [
+            f"channel {i}" for i in range(self.image.shape[self.image.axis("c")])
+        ]
+        options = [(name, i) for i, name in enumerate(names)] if "c" in self._axes else [("-", 0)]
+        self.channel_menu = widgets.Dropdown(
+            options=options,
+            value=self.image.channel_index(channel) if "c" in self._axes else 0,
+            description="channel",
+            style=common["style"],
+        )
+        controls: list[widgets.Widget] = [
+            self.level_slider,
+            self.y_slider,
+            self.x_slider,
+            self.channel_menu,
+        ]
+        self.z_slider = None
+        if "z" in self._axes:
+            planes = self.image.shape[self.image.axis("z")]
+            rdefs = self.image.attributes.get("omero", {}).get("rdefs", {})
+            self.z_slider = widgets.IntSlider(
+                value=min(int(rdefs.get("defaultZ", planes // 2)), planes - 1),
+                min=0,
+                max=planes - 1,
+                description="z plane",
+                **common,
+            )
+            controls.append(self.z_slider)
+        lo, hi, start, end = _default_contrast(self.image)
+        self.contrast_slider = widgets.IntRangeSlider(
+            value=(start, end), min=lo, max=hi, description="contrast", **common
+        )
+        controls.append(self.contrast_slider)
+        self.grid_box = widgets.Checkbox(value=True, description="show chunk grid", indent=False)
+        controls.append(self.grid_box)
+        self.buttons = {
+            name: widgets.Button(description=label, tooltip=tip, layout={"width": "46px"})
+            for name, label, tip in (
+                ("zoom-in", "+", "zoom in (one level finer)"),
+                ("zoom-out", "−", "zoom out (one level coarser)"),
+                ("pan-left", "◀", "pan left by half a view"),
+                ("pan-right", "▶", "pan right by half a view"),
+                ("pan-up", "▲", "pan up by half a view"),
+                ("pan-down", "▼", "pan down by half a view"),
+            )
+        }
+        actions = {
+            "zoom-in": self.zoom_in,
+            "zoom-out": self.zoom_out,
+            "pan-left": lambda: self.pan(0, -0.5),
+            "pan-right": lambda: self.pan(0, 0.5),
+            "pan-up": lambda: self.pan(-0.5, 0),
+            "pan-down": lambda: self.pan(0.5, 0),
+        }
+        for name, button in self.buttons.items():
+            button.add_class(f"browse-{name}")
+            button.on_click(lambda _button, act=actions[name]: act())
+        controls.append(widgets.HBox(list(self.buttons.values())))
+        for control in controls[:-1]:
+            control.observe(self._on_change, names="value")
+        self._controls = controls
+        self._readout = widgets.HTML(layout={"width": "420px"})
+        self._readout.add_class("browse-readout")
+
+    def _build_figure(self) -> None:
+        self._figure = Figure(figsize=(6.2, 6.0), dpi=100, layout="constrained")
+        FigureCanvasAgg(self._figure)
+        self._ax = self._figure.add_subplot()
+        self._artist = None
+        self._grid_lines: list = []
+        self._image = widgets.Image(format="png", layout={"width": "620px"})
+        self._image.add_class("browse-image")
+
+    # --- actions --------------------------------------------------------------------------------
+
+    @property
+    def view(self) -> View:
+        """The view the controls describe now."""
+        return View(
+            level=self.level_slider.value,
+            center_yx=(self.y_slider.value, self.x_slider.value),
+            screen_yx=self.screen,
+            channel=self.channel_menu.value,
+            z=self.z_slider.value if self.z_slider is not None else 0,
+        )
+
+    def show(
+        self,
+        level: int | None = None,
+        center_yx: tuple[float, float] | None = None,
+        channel: int | str | None = None,
+        z: int | None = None,
+    ) -> ViewResult:
+        """Set any of level, centre (physical units), channel and z, then show that view (once)."""
+        if level is not None:
+            self.image.level(level)
+        self._hold = True
+        try:
+            if level is not None:
+                self.level_slider.value = level
+            if center_yx is not None:
+                self.y_slider.value, self.x_slider.value = center_yx
+            if channel is not None:
+                self.channel_menu.value = self.image.channel_index(channel)
+            if z is not None and self.z_slider is not None:
+                self.z_slider.value = z
+        finally:
+            self._hold = False
+        return self.refresh()
+
+    def zoom_in(self) -> ViewResult:
+        """One level finer around the same centre (stays at level 0 when already there)."""
+        return self.show(level=max(self.level_slider.value - 1, 0))
+
+    def zoom_out(self) -> ViewResult:
+        """One level coarser around the same centre."""
+        return self.show(level=min(self.level_slider.value + 1, len(self.image.levels) - 1))
+
+    def pan(self, dy: float, dx: float) -> ViewResult:
+        """Move the centre by ``dy``, ``dx`` view heights/widths (e.g. 0.5 = half a view)."""
+        y, x = self._yx
+        scale = self.image.scales[self.level_slider.value]
+        new_y = self.y_slider.value + dy * self.screen[0] * scale[y]
+        new_x = self.x_slider.value + dx * self.screen[1] * scale[x]
+        return self.show(center_yx=(_clamp(new_y, self.y_slider), _clamp(new_x, self.x_slider)))
+
+    def refresh(self) -> ViewResult:
+        """Read and draw the current view; update the read-out."""
+        try:
+            result = self.reader.read(self.view)
+        except Exception as err:  # shown on screen: a widget callback has nowhere else to report
+            self._readout.value = (
+                f"<b style='color:#b00'>Could not read this view:</b> {html.escape(str(err))}"
+            )
+            raise
+        draw_start = time.perf_counter()
+        self._image.value = self._render(result)
+        draw_ms = (time.perf_counter() - draw_start) * 1000
+        self.last = result
+        self.history.append(result.cost)
+        self._readout.value = self._readout_html(result, draw_ms)
+        return result
+
+    def _on_change(self, change: dict) -> None:
+        if not self._hold:
+            self.refresh()
+
+    # --- drawing --------------------------------------------------------------------------------
+
+    def _render(self, result: ViewResult) -> bytes:
+        lo, hi = self.contrast_slider.value
+        if self._artist is None:
+            self._artist = self._ax.imshow(
+                result.data, extent=result.extent, cmap="gray", vmin=lo, vmax=hi
+            )
+            self._ax.set_xlabel(f"x ({self._unit})")
+            self._ax.set_ylabel(f"y ({self._unit})")
+        else:
+            self._artist.set_data(result.data)
+            self._artist.set_extent(result.extent)
+            self._artist.set_clim(lo, hi)
+        left, right, bottom, top = result.extent
+        self._ax.set_xlim(left, right)
+        self._ax.set_ylim(bottom, top)
+        channel = self.channel_menu.label
+        plane = f", z {result.view.z}" if self.z_slider is not None else ""
+        name = self.image.name or "image"
+        self._ax.set_title(f"{name}: {channel}{plane}, level {result.view.level}")
+        self._draw_chunk_grid(result)
+        buffer = io.BytesIO()
+        self._figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
+        return buffer.getvalue()
+
+    def _draw_chunk_grid(self, result: ViewResult) -> None:
+        """Thin lines on the chunk borders of the level shown (what one request fetches)."""
+        for line in self._grid_lines:
+            line.remove()
+        self._grid_lines = []
+        if not self.grid_box.value:
+            return
+        level = self.image.levels[result.view.level]
+        scale = self.image.scales[result.view.level]
+        offset = self.image.translations[result.view.level]
+        for axis, draw in zip(self._yx, (self._ax.axhline, self._ax.axvline), strict=True):
+            region = result.region[axis]
+            chunk = level.chunks[axis]
+            first = region.start // chunk + 1
+            for k in range(first, (region.stop - 1) // chunk + 1):
+                position = offset[axis] + k * chunk * scale[axis]
+                self._grid_lines.append(draw(position, color="#ffcc00", lw=0.8, ls="--"))
+
+    def _readout_html(self, result: ViewResult, draw_ms: float) -> str:
+        cost = result.cost
+        y, x = self._yx
+        scale = self.image.scales[cost.level]
+        height = (result.region[y].stop - result.region[y].start) * scale[y]
+        width = (result.region[x].stop - result.region[x].start) * scale[x]
+        if cost.from_cache:
+            what = "<b class='browse-cached'>served from cache: 0 requests</b>, 0 bytes"
+        else:
+            what = (
+                f"<b class='browse-requests'>requests: {cost.requests}</b>, "
+                f"bytes: {format_bytes(cost.bytes)}"
+            )
+        warning = (
+            f"<br><b style='color:#b00'>{cost.missing} chunks missing in the store "
+            "(shown as fill value)</b>"
+            if cost.missing
+            else ""
+        )
+        total_requests = sum(c.requests for c in self.history)
+        total_bytes = sum(c.bytes for c in self.history)
+        return (
+            f"<div style='line-height:1.5'>"
+            f"<b>Level {cost.level}</b> of 0–{len(self.image.levels) - 1}: pixel "
+            f"{scale[x]:g} {self._unit}, view {height:.0f} × {width:.0f} {self._unit}<br>"
+            f"This view: chunks needed: {cost.chunks_needed} → {what}, "
+            f"{cost.seconds * 1000:.0f} ms (+ {draw_ms:.0f} ms drawing){warning}<br>"
+            f"<span style='color:#555'>Views so far: {len(self.history)}, "
+            f"{total_requests} requests, {format_bytes(total_bytes)}; cache holds "
+            f"{len(self.reader.cache)} tiles ({format_bytes(self.reader.cache.nbytes)})</span>"
+            f"</div>"
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _clamp(value: float, slider: widgets.FloatSlider) -> float:
+    return min(max(value, slider.min), slider.max)
+
+
+def browse(image: OmeImage | str, **options: Any) -> Browser:
+    """A :class:`Browser` for ``image`` (an :class:`OmeImage` or a catalog name / URL)."""
+    if isinstance(image, str):
+        from ..catalog import open_image
+
+        image = open_image(image)
+    return Browser(image, **options)
+
+
+__all__ = ["Browser", "browse", "unit_symbol"]
