@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from .omezarr import NotOmeZarrError, OmeImage, read_ome_image
 from .storage import Location, check_reachable, parse_location
@@ -210,12 +211,15 @@ def open_image(
         try:
             check_reachable(probe, timeout=UNREACHABLE_TIMEOUT_S)
         except ConnectionError as err:
-            hint = (
-                " Offline? Use the local copies: source='local' or COURSE_SOURCE=local."
-                if "127.0.0.1" not in probe
-                else (" Is the local cloud running? helpers.cloud.ensure_cloud() starts one.")
+            local_cloud = (
+                urlparse(probe).hostname == "127.0.0.1" and current_source(source) == "local"
             )
-            raise ConnectionError(f"{err} while opening {location.url}.{hint}") from None
+            hint = (
+                "Is the local cloud running? helpers.cloud.ensure_cloud() starts one."
+                if local_cloud
+                else "Offline? Use the local copies: source='local' or COURSE_SOURCE=local."
+            )
+            raise ConnectionError(f"{err} while opening {location.url}. {hint}") from None
     return read_ome_image(location)
 
 

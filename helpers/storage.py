@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import socket
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -26,7 +25,7 @@ MAX_CONNECTIONS = 64
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 20.0
 SCHEMES = ("s3", "http", "https", "file", "")
-_ASYNC_FILESYSTEMS: weakref.WeakSet = weakref.WeakSet()
+_ASYNC_FILESYSTEMS: dict[int, fsspec.AbstractFileSystem] = {}  # closed at exit
 
 
 @dataclass(frozen=True)
@@ -136,7 +135,7 @@ def zarr_store(location: Location) -> Store:
         fs = s3_filesystem(location.endpoint, asynchronous=True)
     else:
         fs = http_filesystem(asynchronous=True)
-    _ASYNC_FILESYSTEMS.add(fs)
+    _ASYNC_FILESYSTEMS[id(fs)] = fs  # fsspec caches instances, so this stays small
     return zarr.storage.FsspecStore(fs, path=location.path, read_only=True)
 
 
@@ -156,7 +155,7 @@ def close_filesystems() -> None:
     """Close the HTTP sessions of the stores made here (no "Unclosed client session" warnings at exit)."""
     from zarr.core.sync import sync
 
-    for fs in list(_ASYNC_FILESYSTEMS):
+    for fs in list(_ASYNC_FILESYSTEMS.values()):
         with contextlib.suppress(Exception):
             sync(_close_sessions(fs), timeout=2)
     _ASYNC_FILESYSTEMS.clear()
