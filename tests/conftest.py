@@ -59,6 +59,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Skip tests marked ``online`` when the public host does not answer (they need real data)."""
     online = [item for item in items if item.get_closest_marker("online")]
     if online and not public_host_answers():
-        skip = pytest.mark.skip(reason="public IDR host unreachable (offline); online tests need the internet")
+        skip = pytest.mark.skip(
+            reason="public IDR host unreachable (offline); online tests need the internet"
+        )
         for item in online:
             item.add_marker(skip)

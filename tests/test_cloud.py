@@ -108,7 +108,12 @@ def test_listens_on_loopback_only(cloud: Cloud) -> None:
     assert cloud.process is not None
     server = psutil.Process(cloud.process.pid)
     processes = [server, *server.children(recursive=True)]
-    listening = [c for p in processes for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    listening = [
+        c
+        for p in processes
+        for c in p.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    ]
     assert len(listening) >= 2  # the proxy and moto behind it
     assert all(c.laddr.ip == "127.0.0.1" for c in listening), listening
     port = int(cloud.endpoint.rsplit(":", 1)[1])
@@ -119,7 +124,17 @@ def test_listens_on_loopback_only(cloud: Cloud) -> None:
 
 def test_serve_cli_prints_endpoint_first_and_stops_cleanly(tmp_path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "helpers.cloud", "serve", "--data", str(tmp_path), "--no-state-file", "--latency-ms", "10"],
+        [
+            sys.executable,
+            "-m",
+            "helpers.cloud",
+            "serve",
+            "--data",
+            str(tmp_path),
+            "--no-state-file",
+            "--latency-ms",
+            "10",
+        ],
         stdout=subprocess.PIPE,
         cwd=REPO_ROOT,
         text=True,
@@ -144,6 +159,9 @@ def test_serve_cli_prints_endpoint_first_and_stops_cleanly(tmp_path) -> None:
 def test_cli_help_works() -> None:
     for command in ([], ["serve"], ["check"]):
         out = subprocess.run(
-            [sys.executable, "-m", "helpers.cloud", *command, "--help"], capture_output=True, text=True, cwd=REPO_ROOT
+            [sys.executable, "-m", "helpers.cloud", *command, "--help"],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
         )
         assert out.returncode == 0 and "usage" in out.stdout

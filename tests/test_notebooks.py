@@ -39,7 +39,13 @@ def test_notebook_runs_within_budget(path: Path, cloud, tmp_path: Path) -> None:
     client.execute()
     elapsed = time.monotonic() - start
     nbformat.write(notebook, tmp_path / path.name)  # executed copy, handy when debugging
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    errors = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    ]
     assert not errors, errors
     print(f"{path.name}: {elapsed:.1f} s (budget {budget:.0f} s)")
     assert elapsed <= budget, f"{path.name} took {elapsed:.1f} s, over its {budget:.0f} s budget"

@@ -39,7 +39,17 @@ def conda_pins(path) -> tuple[dict[str, str], list[str]]:
 
 def test_pyproject_pins_every_runtime_dependency() -> None:
     pins = pyproject_pins()
-    for core in ("zarr", "ome-zarr", "s3fs", "moto", "jupyterlab", "ipywidgets", "scikit-image", "dask", "distributed"):
+    for core in (
+        "zarr",
+        "ome-zarr",
+        "s3fs",
+        "moto",
+        "jupyterlab",
+        "ipywidgets",
+        "scikit-image",
+        "dask",
+        "distributed",
+    ):
         assert core in pins, core
     assert pins["zarr"].startswith("3."), "the course uses the zarr 3 API"
 
