@@ -17,7 +17,6 @@ request itself (a 503, a reset, a 404...) instead of forwarding it.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -223,8 +222,3 @@ def _s3_error(status: int, code: str, message: str) -> web.Response:
         f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
     )
     return web.Response(status=status, text=body, content_type="application/xml")
-
-
-def json_dumps(obj: object) -> str:
-    """JSON text for control answers (kept here so the CLI prints the same)."""
-    return json.dumps(obj, indent=2, sort_keys=True)
