@@ -165,3 +165,30 @@ def test_cli_help_works() -> None:
             cwd=REPO_ROOT,
         )
         assert out.returncode == 0 and "usage" in out.stdout
+
+
+def test_ensure_cloud_starts_one_shared_cloud_and_then_reuses_it(
+    tmp_path, samples, monkeypatch
+) -> None:
+    import json
+
+    from helpers.cloud import client
+
+    (tmp_path / "samples").symlink_to(samples)  # up to date: serve must not rebuild
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("COURSE_ENDPOINT", raising=False)
+    assert client.find_cloud() is None
+    first = client.ensure_cloud(verbose=False)
+    try:
+        state = json.loads(client.state_file().read_text())
+        assert state["endpoint"] == first.endpoint
+        second = client.ensure_cloud(verbose=False)  # another notebook: same cloud, nothing started
+        assert second.endpoint == first.endpoint
+        assert first.status()["public_bucket"] == "course-data"
+    finally:
+        server = psutil.Process(state["pid"])
+        children = server.children(recursive=True)
+        server.terminate()
+        gone, alive = psutil.wait_procs([server, *children], timeout=15)
+        assert not alive
+    assert not client.state_file().exists()  # a stopped cloud removes its record
