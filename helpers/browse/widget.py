@@ -95,8 +95,11 @@ class Browser:
         self._build_controls(level, channel, height, width)
         self._build_figure()
         self.widget = widgets.HBox(
-            [self._image, widgets.VBox([self._readout, *self._controls])],
-            layout=widgets.Layout(align_items="flex-start"),
+            [
+                self._image,
+                widgets.VBox([self._readout, *self._controls], layout={"width": "350px"}),
+            ],
+            layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"),
         )
         self.widget.add_class("browse-widget")
         self.refresh()
@@ -105,7 +108,11 @@ class Browser:
 
     def _build_controls(self, level: int, channel: int | str, height: float, width: float) -> None:
         step = float(self.image.scales[0][self._yx[1]])
-        common = {"continuous_update": False, "style": {"description_width": "110px"}}
+        common = {
+            "continuous_update": False,
+            "style": {"description_width": "110px"},
+            "layout": {"width": "340px"},
+        }
         self.level_slider = widgets.IntSlider(
             value=level,
             min=0,
@@ -130,6 +137,7 @@ class Browser:
             value=self.image.channel_index(channel) if "c" in self._axes else 0,
             description="channel",
             style=common["style"],
+            layout=common["layout"],
         )
         controls: list[widgets.Widget] = [
             self.level_slider,
@@ -182,16 +190,16 @@ class Browser:
         for control in controls[:-1]:
             control.observe(self._on_change, names="value")
         self._controls = controls
-        self._readout = widgets.HTML(layout={"width": "420px"})
+        self._readout = widgets.HTML(layout={"width": "340px"})
         self._readout.add_class("browse-readout")
 
     def _build_figure(self) -> None:
-        self._figure = Figure(figsize=(6.2, 6.0), dpi=100, layout="constrained")
+        self._figure = Figure(figsize=(5.6, 5.4), dpi=100, layout="constrained")
         FigureCanvasAgg(self._figure)
         self._ax = self._figure.add_subplot()
         self._artist = None
         self._grid_lines: list = []
-        self._image = widgets.Image(format="png", layout={"width": "620px"})
+        self._image = widgets.Image(format="png", layout={"width": "560px", "min_width": "560px"})
         self._image.add_class("browse-image")
 
     # --- actions --------------------------------------------------------------------------------
@@ -318,6 +326,7 @@ class Browser:
         scale = self.image.scales[cost.level]
         height = (result.region[y].stop - result.region[y].start) * scale[y]
         width = (result.region[x].stop - result.region[x].start) * scale[x]
+        left, right, bottom, top = result.extent
         if cost.from_cache:
             what = "<b class='browse-cached'>served from cache: 0 requests</b>, 0 bytes"
         else:
@@ -337,6 +346,8 @@ class Browser:
             f"<div style='line-height:1.5'>"
             f"<b>Level {cost.level}</b> of 0–{len(self.image.levels) - 1}: pixel "
             f"{scale[x]:g} {self._unit}, view {height:.0f} × {width:.0f} {self._unit}<br>"
+            f"<span class='browse-where'>y {top:.1f}–{bottom:.1f} {self._unit}, "
+            f"x {left:.1f}–{right:.1f} {self._unit}</span><br>"
             f"This view: chunks needed: {cost.chunks_needed} → {what}, "
             f"{cost.seconds * 1000:.0f} ms (+ {draw_ms:.0f} ms drawing){warning}<br>"
             f"<span style='color:#555'>Views so far: {len(self.history)}, "
