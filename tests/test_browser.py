@@ -130,7 +130,7 @@ class ViewerDriver:
 
 
 def clear_viewer_cache(page) -> None:
-    """Empty the viewer's tile cache, by running one line in the notebook's kernel."""
+    """Empty the tile cache of the notebook's `viewer`, by running one line in its kernel."""
     status = page.evaluate(
         """async (code) => {
           const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
