@@ -543,7 +543,16 @@ def main(argv: list[str] | None = None) -> int:
         help="level for the threshold (default: coarsest)",
     )
     parser.add_argument(
+        "--plane-step", type=int, default=1, help="threshold on every n-th plane only (default 1)"
+    )
+    parser.add_argument(
         "--min-size", type=int, default=DEFAULT_MIN_SIZE, help="smallest object kept, voxels"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=8, help="dask threads (mostly waiting on the network)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="zarr async.concurrency for whole-array reads"
     )
     args, rest = parser.parse_known_args(argv)
     if args.bench:
@@ -556,13 +565,21 @@ def main(argv: list[str] | None = None) -> int:
 
     image = open_image(args.dataset)
     start = time.perf_counter()
-    threshold = compute_threshold(image, args.channel, args.threshold_level, args.method)
-    labels = segment(channel_volume(image, args.channel), threshold, args.min_size).compute()
-    elapsed = time.perf_counter() - start
-    print(f"{args.method} threshold {threshold:.1f}; {int(labels.max())} objects; {elapsed:.1f} s")
-    if image.labels:
-        truth = np.asarray(image.open_labels().level(0))
-        print(compare_with_truth(labels, truth))
+    with (
+        dask.config.set(scheduler="threads", num_workers=args.threads),
+        zarr.config.set({"async.concurrency": args.concurrency}),
+    ):
+        threshold = compute_threshold(
+            image, args.channel, args.threshold_level, args.method, args.plane_step
+        )
+        labels = segment(channel_volume(image, args.channel), threshold, args.min_size).compute()
+        elapsed = time.perf_counter() - start
+        print(
+            f"{args.method} threshold {threshold:.1f}; {int(labels.max())} objects; {elapsed:.1f} s"
+        )
+        if image.labels:
+            truth = np.asarray(image.open_labels().level(0))
+            print(compare_with_truth(labels, truth))
     return 0
 
 
