@@ -66,7 +66,8 @@ def start_or_connect(
     for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    env = {"ZARR_ASYNC_CONCURRENCY": str(zarr.config.get("async.concurrency"))}
+    # donfig: nested key "async.concurrency" -> ZARR_ASYNC__CONCURRENCY (two underscores)
+    env = {"ZARR_ASYNC__CONCURRENCY": str(zarr.config.get("async.concurrency"))}
     if endpoint:
         env[ENDPOINT_ENV] = endpoint
     cluster = LocalCluster(

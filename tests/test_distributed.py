@@ -1,0 +1,186 @@
+"""The pipeline on a real ``dask scheduler`` + two ``dask worker`` processes, and helpers.distributed.
+
+The scheduler and workers are started from the venv's ``dask`` command on 127.0.0.1, without
+``COURSE_ENDPOINT`` in their environment: the local cloud's endpoint must travel inside the graph.
+Every process started here is stopped again, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from helpers import distributed as dd
+from helpers import open_image
+from helpers import segment as seg
+from helpers.paths import REPO_ROOT
+
+DASK = Path(sys.executable).with_name("dask")
+NUCLEI_KEY = "v0.4/idr0062A/6001240.zarr"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def _wait_for_file(path: Path, processes: list[subprocess.Popen], logs: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size > 0:
+            return
+        if any(p.poll() is not None for p in processes):
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"the dask scheduler did not start; see the logs in {logs}")
+
+
+@pytest.fixture(scope="module")
+def scheduler_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Address of a ``dask scheduler`` with two single-process ``dask worker`` s (2 threads each)."""
+    folder = tmp_path_factory.mktemp("dask")
+    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_ENDPOINT", dd.SCHEDULER_ENV)}
+    processes: list[subprocess.Popen] = []
+    logs = []
+
+    def launch(name: str, *args: str) -> None:
+        log = open(folder / f"{name}.log", "wb")  # noqa: SIM115 - closed below
+        logs.append(log)
+        processes.append(
+            subprocess.Popen(
+                [str(DASK), *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=REPO_ROOT,
+            )
+        )
+
+    try:
+        scheduler_file = folder / "scheduler.json"
+        launch(
+            "scheduler",
+            "scheduler",
+            "--host", "127.0.0.1",
+            "--port", "0",
+            "--no-dashboard",
+            "--scheduler-file", str(scheduler_file),
+        )  # fmt: skip
+        _wait_for_file(scheduler_file, processes, folder)
+        address = json.loads(scheduler_file.read_text())["address"]
+        for i in range(2):
+            launch(
+                f"worker{i}",
+                "worker", address,
+                "--host", "127.0.0.1",
+                "--nthreads", "2",
+                "--no-nanny",
+                "--no-dashboard",
+                "--name", f"worker{i}",
+                "--local-directory", str(folder / f"worker{i}"),
+                "--death-timeout", "60",
+            )  # fmt: skip
+        yield address
+    finally:
+        for process in reversed(processes):
+            _stop(process)
+        for log in logs:
+            log.close()
+    assert all(p.poll() is not None for p in processes)
+
+
+@pytest.mark.timeout(240)
+def test_pipeline_on_scheduler_and_two_workers(scheduler_address: str, cloud) -> None:
+    from distributed import Client, get_task_stream
+
+    image = open_image(cloud.s3_url(NUCLEI_KEY), endpoint=cloud.endpoint)
+    threshold = seg.compute_threshold(image, "DAPI", level=-1, plane_step=4)
+    url = cloud.s3_url("tests/distributed/nuclei_labels.zarr", bucket=cloud.scratch_bucket)
+    with Client(scheduler_address, timeout=30) as client:
+        client.wait_for_workers(2, timeout=START_TIMEOUT_S)
+        endpoints = client.run(lambda: os.environ.get("COURSE_ENDPOINT"))
+        assert set(endpoints.values()) == {None}  # the endpoint travels in the graph
+        assert dd.requests_in_flight(client) == (2 * 2 * seg.PLANES_PER_TASK, 2 * 2)
+        with get_task_stream(client) as stream:
+            run = dd.run_pipeline(client, image, url, threshold, endpoint=cloud.endpoint)
+        assert {task["worker"] for task in stream.data} == set(client.nthreads())
+    assert (run.workers, run.threads) == (2, 4)
+    written = open_image(url, endpoint=cloud.endpoint)
+    with zarr.config.set({"async.concurrency": 64}):
+        pixels = np.asarray(image.level(0)[seg.channel_selection(image, "DAPI")])
+        labels = np.asarray(written.level(0))[0]
+    expected = seg.segment_in_memory(pixels, threshold)
+    assert expected.max() > 0
+    np.testing.assert_array_equal(labels, expected)
+
+
+@pytest.mark.timeout(120)
+def test_start_or_connect_uses_the_scheduler_named_in_the_environment(
+    scheduler_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(dd.SCHEDULER_ENV, scheduler_address)
+    client, cluster = dd.start_or_connect()
+    try:
+        assert cluster is None
+        assert client.scheduler.address == scheduler_address
+    finally:
+        dd.shutdown(client, cluster)
+    assert client.status == "closed"
+
+
+@pytest.mark.timeout(120)
+def test_local_cluster_workers_know_the_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(dd.SCHEDULER_ENV, raising=False)
+    endpoint = "http://127.0.0.1:9"
+    with zarr.config.set({"async.concurrency": 6}):
+        client, cluster = dd.start_or_connect(n_workers=1, threads_per_worker=3, endpoint=endpoint)
+    try:
+        assert cluster is not None
+        assert "127.0.0.1" in client.dashboard_link
+        assert set(client.run(lambda: os.environ.get("COURSE_ENDPOINT")).values()) == {endpoint}
+        assert dd.requests_in_flight(client, planes_per_task=8) == (3 * 6, 3)
+    finally:
+        dd.shutdown(client, cluster)
+    assert cluster.status.name == "closed"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5])
+def test_cluster_size_must_be_positive(bad, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(dd.SCHEDULER_ENV, raising=False)
+    with pytest.raises(ValueError, match="positive integer"):
+        dd.start_or_connect(n_workers=bad)
+
+
+def test_limits_arithmetic() -> None:
+    limits = dd.Limits(
+        latency_s=0.1,
+        reads=236,
+        reads_in_flight=64,
+        writes=28,
+        writes_in_flight=8,
+        bytes_sent=13_000_000,
+        bandwidth_mbps=50,
+        compute_s=1.0,
+    )
+    assert limits.request_bound_s == pytest.approx((4 + 4) * 0.1)  # ceil(236/64), ceil(28/8)
+    assert limits.bandwidth_bound_s == pytest.approx(13e6 * 8 / 50e6)
+    assert limits.largest == ("bandwidth-bound", pytest.approx(2.08))
+    limits.bandwidth_mbps = None
+    assert limits.bandwidth_bound_s == 0 and limits.largest[0] == "compute-bound"
