@@ -1,0 +1,148 @@
+"""``python -m helpers.bench``: time the fetch strategies against the latency model and print a table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .data import CHUNK_BYTES, bench_target
+from .run import (
+    DEFAULT_CONCURRENCIES,
+    TARGET_CONDITIONS,
+    check_targets,
+    format_checks,
+    format_table,
+    run_benchmark,
+)
+from .strategies import STRATEGIES
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
+    return values
+
+
+def _names(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown strategies {unknown}; known: {', '.join(STRATEGIES)}"
+        )
+    return names
+
+
+def parser() -> argparse.ArgumentParser:
+    strategies = "\n".join(
+        f"  {s.name:<18s} ({s.role}) {s.description}" for s in STRATEGIES.values()
+    )
+    p = argparse.ArgumentParser(
+        prog="python -m helpers.bench",
+        description=(
+            f"Fetch N chunks of {CHUNK_BYTES} bytes with each strategy at each concurrency and compare "
+            "with the model ceil(N/C) x latency (+ bytes/bandwidth when capped). Without --endpoint a "
+            "private local cloud is started. At the defaults it takes about 4 minutes."
+        ),
+        epilog=f"strategies:\n{strategies}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--endpoint", help="a running course cloud (default: start a private one)")
+    p.add_argument(
+        "--latency-ms",
+        type=float,
+        default=None,
+        help="latency for the run (default 100 on a private cloud; an --endpoint cloud keeps its own)",
+    )
+    p.add_argument(
+        "--bandwidth-mbps", type=float, default=None, help="bandwidth cap in Mbit/s (0: none)"
+    )
+    p.add_argument("--chunks", type=int, default=64, help="number of chunks (default 64)")
+    p.add_argument(
+        "--concurrency",
+        type=_int_list,
+        default=list(DEFAULT_CONCURRENCIES),
+        help="comma-separated concurrencies (default 1,4,16,64)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs per measurement; the median is kept (default 3)",
+    )
+    p.add_argument(
+        "--strategies",
+        type=_names,
+        default=list(STRATEGIES),
+        help="comma-separated subset of the strategies below (default: all)",
+    )
+    p.add_argument(
+        "--min-time",
+        type=float,
+        default=2.0,
+        help="repeat quick measurements until each strategy ran this many seconds (default 2)",
+    )
+    p.add_argument("--json", type=Path, help="write the records as a JSON list to this file")
+    p.add_argument("--plot", type=Path, help="save the plot to this image file (e.g. bench.png)")
+    p.add_argument(
+        "--strict", action="store_true", help="exit with code 1 when a speed target is missed"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.chunks < 1 or args.repeats < 1:
+        parser().error("--chunks and --repeats must be >= 1")
+    if args.latency_ms is not None and args.latency_ms < 0:
+        parser().error("--latency-ms must be >= 0")
+    if args.bandwidth_mbps is not None and args.bandwidth_mbps < 0:
+        parser().error("--bandwidth-mbps must be >= 0")
+    try:
+        with bench_target(
+            args.endpoint, args.chunks, args.latency_ms, args.bandwidth_mbps
+        ) as target:
+            records = run_benchmark(
+                target, args.strategies, args.concurrency, args.repeats, args.min_time
+            )
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print()
+    print(format_table(records))
+    if args.json:
+        args.json.write_text(json.dumps([r.as_dict() for r in records], indent=2))
+        print(f"\nrecords written to {args.json}")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from .plot import plot_benchmark
+
+        plot_benchmark(records).savefig(args.plot, dpi=120)
+        print(f"plot saved to {args.plot}")
+    first = records[0]
+    conditions = {
+        "chunks": first.chunks,
+        "latency_ms": first.latency_ms,
+        "bandwidth_mbps": first.bandwidth_mbps,
+    }
+    checks = check_targets(records)
+    print()
+    if conditions != TARGET_CONDITIONS:
+        print(f"(speed targets apply at {TARGET_CONDITIONS}; this run: {conditions})")
+    print("Speed targets:" if checks else "No speed target applies to this run.")
+    print(format_checks(checks))
+    return 1 if args.strict and not all(c.met for c in checks) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,492 @@
+"""helpers.fetch: chunk keys for both Zarr formats, the three fetchers, bounded concurrency, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from helpers import fetch
+from helpers.cloud import Cloud, start_cloud
+from helpers.fetch import (
+    NO_RETRY,
+    FetchError,
+    PermanentError,
+    RetryableError,
+    RetryPolicy,
+    check_answer,
+    chunk_keys,
+    chunk_layout,
+    fetch_async,
+    fetch_sequential,
+    fetch_threads,
+)
+
+FETCHERS = {
+    "sequential": lambda urls, c=1, **kw: fetch_sequential(urls, **kw),
+    "threads": fetch_threads,
+    "async": fetch_async,
+}
+
+# --------------------------------------------------------------------------------------------
+# Chunk keys
+# --------------------------------------------------------------------------------------------
+
+ENCODINGS = [
+    (2, {"name": "v2", "separator": "."}),
+    (2, {"name": "v2", "separator": "/"}),
+    (3, {"name": "default", "separator": "/"}),
+    (3, {"name": "default", "separator": "."}),
+    (3, {"name": "v2", "separator": "."}),
+    (3, {"name": "v2", "separator": "/"}),
+]
+
+
+def _stored_chunk_keys(root: Path) -> set[str]:
+    metadata = {"zarr.json", ".zarray", ".zattrs", ".zgroup"}
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.name not in metadata
+    }
+
+
+@pytest.mark.parametrize("shape,chunks", [((7, 10, 9), (2, 4, 9)), ((5,), (5,)), ((3, 4), (1, 1))])
+@pytest.mark.parametrize("fmt,encoding", ENCODINGS, ids=lambda e: str(e))
+def test_chunk_keys_are_the_keys_zarr_writes(tmp_path, fmt, encoding, shape, chunks) -> None:
+    root = tmp_path / "a.zarr"
+    array = zarr.create_array(
+        root,
+        shape=shape,
+        chunks=chunks,
+        dtype="u1",
+        zarr_format=fmt,
+        chunk_key_encoding=encoding,
+        fill_value=0,
+        config={"write_empty_chunks": True},
+    )
+    array[...] = 1
+    keys = chunk_keys(array)
+    assert set(keys) == _stored_chunk_keys(root)
+    assert len(keys) == len(set(keys)) == array.nchunks
+    # the same keys from the metadata document itself (what a remote client downloads)
+    name = "zarr.json" if fmt == 3 else ".zarray"
+    import json
+
+    assert chunk_keys(json.loads((root / name).read_text())) == keys
+
+
+def test_zero_dimensional_arrays(tmp_path) -> None:
+    for fmt in (2, 3):
+        root = tmp_path / f"scalar{fmt}.zarr"
+        array = zarr.create_array(
+            root,
+            shape=(),
+            dtype="f8",
+            zarr_format=fmt,
+            fill_value=0,
+            config={"write_empty_chunks": True},
+        )
+        array[...] = 3.0
+        assert set(chunk_keys(array)) == _stored_chunk_keys(root)
+
+
+def test_region_selects_exactly_the_overlapping_chunks() -> None:
+    layout = fetch.ChunkLayout((10, 23, 17), (3, 5, 4), "<u2", 3, "c", "/")
+    rng = random.Random(1)
+    for _ in range(200):
+        region = []
+        for size in layout.shape:
+            a, b = sorted(rng.randint(0, size) for _ in range(2))
+            region.append(slice(a, b) if rng.random() < 0.8 else rng.randint(-size, size - 1))
+        # brute force: a chunk is selected when its box overlaps the region on every axis
+        expected = []
+        for index in itertools.product(*(range(g) for g in layout.grid)):
+            hit = True
+            for i, sel, c, size in zip(index, region, layout.chunks, layout.shape, strict=True):
+                lo, hi = (
+                    (sel % size, sel % size + 1) if isinstance(sel, int) else (sel.start, sel.stop)
+                )
+                hit &= lo < hi and lo < (i + 1) * c and hi > i * c
+            if hit:
+                expected.append(index)
+        assert layout.indices(tuple(region)) == expected
+
+
+def test_layout_numbers_and_short_regions() -> None:
+    layout = chunk_layout(
+        {
+            "zarr_format": 2,
+            "shape": [2, 236, 275, 271],
+            "chunks": [1, 1, 275, 271],
+            "dtype": "<u2",
+            "dimension_separator": "/",
+        }
+    )
+    assert layout.grid == (2, 236, 1, 1)
+    assert layout.nchunks == 472
+    assert chunk_keys(layout, (1, slice(10, 13))) == ["1/10/0/0", "1/11/0/0", "1/12/0/0"]
+    v2_default = chunk_layout({"zarr_format": 2, "shape": [4, 4], "chunks": [2, 2], "dtype": "<u2"})
+    assert v2_default.key((1, 0)) == "1.0"  # Zarr v2's default separator is "."
+
+
+@pytest.mark.parametrize(
+    "metadata,message",
+    [
+        ({"zarr_format": 3, "node_type": "group"}, "not an array"),
+        ({"zarr_format": 2}, "shape"),
+        ({"zarr_format": 1, "shape": [1], "chunks": [1]}, "zarr_format"),
+        (
+            {
+                "zarr_format": 3,
+                "node_type": "array",
+                "shape": [4],
+                "data_type": "uint8",
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4]}},
+                "codecs": [{"name": "sharding_indexed", "configuration": {}}],
+            },
+            "sharded",
+        ),
+        (
+            {
+                "zarr_format": 3,
+                "node_type": "array",
+                "shape": [4],
+                "data_type": "uint8",
+                "chunk_grid": {"name": "rectilinear", "configuration": {}},
+                "codecs": [],
+            },
+            "chunk grid",
+        ),
+    ],
+)
+def test_bad_metadata_is_refused_clearly(metadata, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        chunk_layout(metadata)
+
+
+def test_sharded_zarr_array_is_refused(tmp_path) -> None:
+    array = zarr.create_array(
+        tmp_path / "s.zarr", shape=(8, 8), chunks=(2, 2), shards=(4, 4), dtype="u1"
+    )
+    with pytest.raises(ValueError, match="sharded"):
+        chunk_keys(array)
+
+
+@pytest.mark.parametrize(
+    "region,message",
+    [
+        ((slice(0, 4, 2),), "step"),
+        ((9,), "out of range"),
+        ((0, 0, 0), "axes"),
+        (("a",), "ints or slices"),
+    ],
+)
+def test_bad_regions_are_refused(region, message) -> None:
+    layout = fetch.ChunkLayout((8, 8), (2, 2), "u1", 3, "c", "/")
+    with pytest.raises(ValueError, match=message):
+        layout.keys(region)
+
+
+def test_metadata_and_urls_over_http_match_zarr(cloud: Cloud) -> None:
+    from helpers import open_image
+
+    for name in ("nuclei", "nuclei_v05"):
+        image = open_image(name)
+        level_url = cloud.url(f"{image.url.split('course-data/', 1)[1]}/{image.paths[0]}")
+        metadata = fetch.read_array_metadata(level_url)
+        assert chunk_keys(metadata) == chunk_keys(image.levels[0])
+        assert len(chunk_keys(metadata)) == image.levels[0].nchunks
+        urls = fetch.chunk_urls(level_url, (1, slice(100, 102)))
+        assert len(urls) == 2 * math.prod(chunk_layout(metadata).grid[2:])
+        result = fetch_async(urls, 4)
+        assert all(len(b) > 0 for b in result.data)
+
+
+def test_metadata_errors_name_the_location(cloud: Cloud) -> None:
+    with pytest.raises(ValueError, match=r"no Zarr array at .*nothing-here.*zarr\.json.*\.zarray"):
+        fetch.read_array_metadata(cloud.url("nothing-here.zarr/0"))
+    group = fetch.read_array_metadata(cloud.url("v0.5/idr0062A/6001240_labels.zarr"))
+    with pytest.raises(ValueError, match="not an array"):
+        chunk_layout(group)
+
+
+# --------------------------------------------------------------------------------------------
+# Fetching from a private cloud
+# --------------------------------------------------------------------------------------------
+
+N_CHUNKS = 24
+
+
+@pytest.fixture(scope="module")
+def private(tmp_path_factory) -> Iterator[tuple[Cloud, Path, list[str]]]:
+    """A private cloud (50 ms) serving one small array whose chunks have different sizes."""
+    data = tmp_path_factory.mktemp("fetchdata")
+    root = data / "t" / "a.zarr"
+    array = zarr.create_array(
+        root,
+        shape=(N_CHUNKS, 64, 64),
+        chunks=(1, 64, 64),
+        dtype="u2",
+        zarr_format=3,
+        config={"write_empty_chunks": True},
+    )
+    rng = np.random.default_rng(3)
+    # plane i has i + 1 distinct values: chunks compress to different sizes
+    array[...] = np.stack([rng.integers(0, i + 1, size=(64, 64)) for i in range(N_CHUNKS)]).astype(
+        "u2"
+    )
+    with start_cloud(latency_ms=50, data=data) as cloud:
+        yield cloud, root, [cloud.url(f"t/a.zarr/{k}") for k in chunk_keys(array)]
+
+
+def test_all_fetchers_return_the_stored_bytes_in_order(private) -> None:
+    cloud, root, urls = private
+    stored = [(root / url.split("a.zarr/", 1)[1]).read_bytes() for url in urls]
+    assert len(set(map(len, stored))) > 5  # the test data really has chunks of different sizes
+    for name, fetcher in FETCHERS.items():
+        result = fetcher(urls, 5)
+        assert result.data == stored, name
+        assert [t.url for t in result.timings] == urls
+        assert result.stats.bytes == sum(map(len, stored))
+        assert result.stats.urls == result.stats.requests == N_CHUNKS
+        assert all(
+            t.attempts == 1 and t.nbytes == len(b)
+            for t, b in zip(result.timings, stored, strict=True)
+        )
+        assert all(0 <= t.start_s < t.end_s <= result.wall_s for t in result.timings)
+
+
+@pytest.mark.parametrize("name", ["threads", "async"])
+@pytest.mark.parametrize("concurrency", [1, 4, 7])
+def test_concurrency_is_bounded_and_used(private, name, concurrency) -> None:
+    cloud, _root, urls = private
+    cloud.reset_stats()
+    result = FETCHERS[name](urls, concurrency)
+    status = cloud.status()
+    # the server saw exactly `concurrency` requests at once: never more, and the pool was used
+    assert status["max_in_flight"] == concurrency
+    assert status["requests"] == N_CHUNKS
+    assert result.stats.max_in_flight == concurrency
+    # and the time follows the model: no faster than ceil(N/C) rounds of latency (a looser
+    # bound would mean more than C in flight), clearly faster than sequential when C > 1
+    rounds = math.ceil(N_CHUNKS / concurrency)
+    assert result.wall_s >= rounds * 0.050 * 0.95
+    assert result.wall_s <= rounds * 0.050 + 0.5 + 0.01 * N_CHUNKS
+
+
+def test_timings_show_at_most_c_overlapping(private) -> None:
+    _cloud, _root, urls = private
+    result = fetch_async(urls, 3)
+    events = sorted(
+        [(t.start_s, 1) for t in result.timings] + [(t.end_s, -1) for t in result.timings]
+    )
+    running = list(itertools.accumulate(step for _, step in events))
+    assert max(running) == 3
+
+
+def test_missing_chunk_fails_at_once_naming_the_url(private) -> None:
+    cloud, _root, urls = private
+    missing = cloud.url("t/a.zarr/c/999/0/0")
+    for name, fetcher in FETCHERS.items():
+        cloud.reset_stats()
+        with pytest.raises(FetchError, match=r"c/999/0/0.*1 attempt.*404") as info:
+            fetcher([*urls[:3], missing, *urls[3:6]], 2)
+        assert info.value.status == 404 and info.value.attempts == 1, name
+        assert info.value.url == missing
+        assert cloud.status()["requests"] <= 7  # the missing key was asked once, not retried
+
+
+def test_invalid_arguments_raise_value_error(private) -> None:
+    _cloud, _root, urls = private
+    for fetcher in (fetch_threads, fetch_async):
+        for bad in (0, -1, 1.5, True, "4"):
+            with pytest.raises(ValueError, match="concurrency"):
+                fetcher(urls, bad)
+        with pytest.raises(ValueError, match="empty"):
+            fetcher([], 4)
+        with pytest.raises(ValueError, match="http"):
+            fetcher(["s3://course-data/x"], 4)
+        with pytest.raises(ValueError, match="list of URLs"):
+            fetcher(urls[0], 4)
+    with pytest.raises(ValueError, match="empty"):
+        fetch_sequential([])
+    with pytest.raises(ValueError, match="attempts"):
+        RetryPolicy(attempts=0)
+
+
+def test_fetch_async_works_inside_a_running_event_loop(private) -> None:
+    """As in Jupyter, where a loop is already running in the main thread."""
+    _cloud, _root, urls = private
+
+    async def notebook_cell() -> list[bytes]:
+        return fetch_async(urls[:4], 2).data
+
+    assert asyncio.run(notebook_cell()) == fetch_sequential(urls[:4]).data
+
+
+def test_fetch_many_coroutine_with_own_session(private) -> None:
+    _cloud, _root, urls = private
+
+    async def main() -> fetch.FetchResult:
+        async with fetch.make_session(limit=4) as session:
+            with pytest.raises(ValueError, match="fewer than concurrency"):
+                await fetch.fetch_many(urls, 8, session)
+            return await fetch.fetch_many(urls, 4, session)
+
+    result = asyncio.run(main())
+    assert result.data == fetch_sequential(urls).data
+
+
+# --------------------------------------------------------------------------------------------
+# Faults: a tiny local HTTP server that misbehaves on purpose
+# --------------------------------------------------------------------------------------------
+
+BODY = bytes(range(256)) * 40
+
+
+class FaultServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), FaultHandler)
+        self.hits: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class FaultHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, body: bytes, length: int | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body) if length is None else length))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        server: FaultServer = self.server  # type: ignore[assignment]
+        kind, _, key = self.path.strip("/").partition("/")
+        with server.lock:
+            server.hits[self.path] += 1
+            hit = server.hits[self.path]
+        if kind == "ok":
+            self._send(200, BODY)
+        elif kind == "slowdown2":  # 503 SlowDown twice, then the data
+            if hit <= 2:
+                self._send(503, b"<Error><Code>SlowDown</Code></Error>")
+            else:
+                self._send(200, BODY)
+        elif kind == "always503":
+            self._send(503, b"<Error><Code>SlowDown</Code></Error>")
+        elif kind == "truncated1":  # first answer promises more bytes than it sends, then closes
+            if hit == 1:
+                self._send(200, BODY[:1000], length=len(BODY))
+                self.close_connection = True
+            else:
+                self._send(200, BODY)
+        elif kind == "reset1":  # first request: connection closed without an answer
+            if hit == 1:
+                self.close_connection = True
+                self.connection.shutdown(2)
+            else:
+                self._send(200, BODY)
+        elif kind == "forbidden":
+            self._send(403, b"<Error><Code>AccessDenied</Code></Error>")
+        elif kind == "hang":
+            time.sleep(3)
+            self._send(200, BODY)
+        else:
+            self._send(404, b"<Error><Code>NoSuchKey</Code></Error>")
+
+
+@pytest.fixture()
+def faults() -> Iterator[FaultServer]:
+    server = FaultServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+FAST_RETRY = RetryPolicy(attempts=3, backoff_s=0.01)
+
+
+@pytest.mark.parametrize("name", list(FETCHERS))
+@pytest.mark.parametrize("kind", ["slowdown2", "truncated1", "reset1"])
+def test_transient_faults_are_retried_and_data_is_identical(faults, name, kind) -> None:
+    urls = [f"{faults.base}/ok/{i}" for i in range(3)] + [f"{faults.base}/{kind}/x"]
+    result = FETCHERS[name](urls, 2, retry=FAST_RETRY)
+    assert result.data == [BODY] * 4
+    expected_attempts = 3 if kind == "slowdown2" else 2
+    assert faults.hits[f"/{kind}/x"] == expected_attempts
+    if kind == "reset1" and name == "async":
+        # aiohttp itself retries once, silently, when a reused keep-alive connection is closed
+        assert result.timings[-1].attempts in (1, 2)
+    else:
+        assert result.timings[-1].attempts == expected_attempts
+        assert result.stats.requests == 3 + expected_attempts
+
+
+@pytest.mark.parametrize("name", list(FETCHERS))
+def test_persistent_5xx_gives_up_after_bounded_attempts(faults, name) -> None:
+    url = f"{faults.base}/always503/k"
+    with pytest.raises(
+        FetchError, match=r"always503/k failed after 3 attempts: HTTP 503.*SlowDown"
+    ) as info:
+        FETCHERS[name]([f"{faults.base}/ok/1", url], 2, retry=FAST_RETRY)
+    assert info.value.status == 503
+    assert faults.hits["/always503/k"] == 3
+    with pytest.raises(FetchError, match="1 attempt"):
+        FETCHERS[name]([url], 1, retry=NO_RETRY)
+
+
+@pytest.mark.parametrize("name", list(FETCHERS))
+def test_client_errors_are_not_retried(faults, name) -> None:
+    with pytest.raises(FetchError, match=r"HTTP 403.*AccessDenied.*not retried"):
+        FETCHERS[name]([f"{faults.base}/forbidden/k"], 1, retry=FAST_RETRY)
+    assert faults.hits["/forbidden/k"] == 1
+
+
+@pytest.mark.parametrize("name", list(FETCHERS))
+def test_a_stalled_server_times_out_instead_of_hanging(faults, name) -> None:
+    start = time.monotonic()
+    with pytest.raises(FetchError, match="hang/k"):
+        FETCHERS[name]([f"{faults.base}/hang/k"], 1, retry=NO_RETRY, timeout_s=0.3)
+    assert time.monotonic() - start < 2.5
+
+
+def test_check_answer_decides_good_retry_or_fail() -> None:
+    policy = RetryPolicy()
+    check_answer(200, "OK", "3", b"abc", policy)
+    check_answer(200, "OK", None, b"abc", policy)  # no length given: nothing to compare
+    with pytest.raises(RetryableError, match="truncated.*2 of 3"):
+        check_answer(200, "OK", "3", b"ab", policy)
+    for status in (500, 502, 503, 504, 429):
+        with pytest.raises(RetryableError):
+            check_answer(status, "x", None, b"", policy)
+    for status in (400, 403, 404, 301):
+        with pytest.raises(PermanentError):
+            check_answer(status, "x", None, b"", policy)
+    assert [policy.delay_s(n) for n in (1, 2, 3)] == [0.05, 0.1, 0.2]
+    assert RetryPolicy(backoff_s=1, max_backoff_s=1.5).delay_s(5) == 1.5
