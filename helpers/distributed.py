@@ -201,11 +201,13 @@ def run_pipeline(
     planes_per_task: int = seg.PLANES_PER_TASK,
 ) -> Run:
     """Time :func:`helpers.segment.segment_to_zarr` on ``client``'s cluster (graph, metadata and
-    chunk writes included), writing to ``url`` at ``endpoint``. With ``cloud``, also count its
-    requests and bytes (its counters are reset first: nothing else should use it meanwhile).
+    chunk writes included), writing to ``url`` at ``endpoint``.
+
+    With ``cloud``, also count the requests and bytes the cloud served meanwhile (differences of its
+    counters, so anything else using that cloud at the same time is counted too). ``max_in_flight``
+    is the cloud's peak since its counters were last reset.
     """
-    if cloud is not None:
-        cloud.reset_stats()
+    before = cloud.status() if cloud is not None else None
     start = time.perf_counter()
     job = seg.segment_to_zarr(
         image, url, threshold, channel, 0, min_size, planes_per_task, endpoint, compute=False
@@ -215,10 +217,14 @@ def run_pipeline(
     threads = client.nthreads()
     run = Run(seconds, len(threads), sum(threads.values()))
     if cloud is not None:
-        status = cloud.status()
-        run.requests_by_method = dict(status["requests_by_method"])
-        run.bytes_sent = int(status["bytes_sent"])
-        run.max_in_flight = int(status["max_in_flight"])
+        after = cloud.status()
+        methods = set(after["requests_by_method"]) | set(before["requests_by_method"])
+        run.requests_by_method = {
+            m: after["requests_by_method"].get(m, 0) - before["requests_by_method"].get(m, 0)
+            for m in sorted(methods)
+        }
+        run.bytes_sent = int(after["bytes_sent"] - before["bytes_sent"])
+        run.max_in_flight = int(after["max_in_flight"])
     return run
 
 
@@ -307,6 +313,7 @@ def benchmark(
             runs, urls = [], []
             for _ in range(repeats):
                 urls.append(scratch_url(cloud, "bench"))
+                cloud.reset_stats()  # a private cloud: exact counts and peak in flight
                 runs.append(
                     run_pipeline(
                         client,
