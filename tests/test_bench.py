@@ -129,6 +129,11 @@ def test_plot_draws_model_and_measurements(small_run) -> None:
     assert len(time_ax.lines) == len(speed_ax.lines) == 1 + len(scaling)
     fig = plot_scaling({"mine": {1: 1.0, 4: 0.3}}, 8, 0.1, total_bytes=1_000_000, bandwidth_mbps=10)
     assert "Mbit/s" in fig.axes[0].get_legend_handles_labels()[1][0]
+    # speedups are over the baseline when given, else over each label's own C = 1 time
+    fig = plot_scaling({"a": {4: 0.5, 8: 0.25}, "b": {1: 2.0, 2: 1.0}}, 8, 0.1)
+    assert len(fig.axes[1].lines) == 1 + 1  # "a" has no C = 1 point and no baseline
+    fig = plot_scaling({"a": {4: 0.5, 8: 0.25}}, 8, 0.1, baseline_s=1.0)
+    assert list(fig.axes[1].lines[1].get_ydata()) == [2.0, 4.0]
     with pytest.raises(ValueError):
         plot_scaling({}, 8, 0.1)
 

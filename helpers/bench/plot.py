@@ -17,6 +17,7 @@ def plot_scaling(
     bandwidth_mbps: float | None = None,
     axes=None,
     title: str | None = None,
+    baseline_s: float | None = None,
 ):
     """Two panels: time vs concurrency with the model over it, and speedup vs concurrency.
 
@@ -26,10 +27,12 @@ def plot_scaling(
             :func:`helpers.bench.model.model_time_s`).
         axes: two matplotlib axes to draw into (a new figure when ``None``).
 
-    Speedup is each label's time at concurrency 1 (or the smallest measured) divided by its time.
+    Speedup is ``baseline_s`` (e.g. a sequential run) divided by each time; without it, each
+    label's own time at concurrency 1 (labels without one are left out of the speedup panel).
     Returns the figure.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
@@ -59,24 +62,25 @@ def plot_scaling(
     for i, (label, series) in enumerate(times.items()):
         cs = sorted(series)
         ts = [series[c] for c in cs]
-        time_ax.plot(cs, ts, marker=markers[i % len(markers)], ls="--", lw=1, label=label)
-        speed_ax.plot(
-            cs,
-            [ts[0] / t for t in ts],
-            marker=markers[i % len(markers)],
-            ls="--",
-            lw=1,
-            label=label,
-        )
+        marker = markers[i % len(markers)]
+        time_ax.plot(cs, ts, marker=marker, ls="--", lw=1, label=label)
+        base = baseline_s if baseline_s is not None else series.get(1)
+        if base is not None:
+            speed_ax.plot(cs, [base / t for t in ts], marker=marker, ls="--", lw=1, label=label)
+    plain = FuncFormatter(lambda value, _pos: f"{value:g}")
     for ax in axes:
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(plain)
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("concurrency C (requests in flight)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     time_ax.set_ylabel("time for all chunks (s)")
     time_ax.set_title(f"Time to fetch {n_chunks} chunks")
-    speed_ax.set_ylabel("speedup over C = 1 (x)")
+    speed_ax.set_ylabel("speedup over one at a time (x)")
     speed_ax.set_title("Speedup against the ideal")
     if title:
         fig.suptitle(title)
@@ -91,7 +95,15 @@ def plot_benchmark(records: Sequence, axes=None, title: str | None = None):
     for r in records:
         if r.role != "sequential":
             times.setdefault(r.strategy, {})[r.concurrency] = r.median_s
+    sequential = [r.median_s for r in records if r.role == "sequential"]
     first = records[0]
     return plot_scaling(
-        times, first.chunks, first.latency_ms / 1000, first.bytes, first.bandwidth_mbps, axes, title
+        times,
+        first.chunks,
+        first.latency_ms / 1000,
+        first.bytes,
+        first.bandwidth_mbps,
+        axes,
+        title,
+        baseline_s=sequential[0] if sequential else None,
     )
