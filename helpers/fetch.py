@@ -28,6 +28,7 @@ import http.client
 import itertools
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -673,16 +674,24 @@ class _IOLoop:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
         self._sessions: dict[tuple[int, float], aiohttp.ClientSession] = {}
         self._lock = threading.Lock()
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
+            if self._pid != os.getpid():  # a forked child (e.g. a worker): the thread is gone
+                self._loop, self._thread, self._pid = None, None, os.getpid()
+                self._sessions = {}
             if self._loop is None or self._loop.is_closed():
                 self._loop = asyncio.new_event_loop()
-                threading.Thread(
+                self._thread = threading.Thread(
                     target=self._loop.run_forever, name="fetch-io", daemon=True
-                ).start()
+                )
+                self._thread.start()
+            if threading.current_thread() is self._thread:
+                raise RuntimeError("fetch_async called from its own event loop: await fetch_many()")
             return self._loop
 
     async def session(self, limit: int, timeout_s: float) -> aiohttp.ClientSession:

@@ -490,3 +490,25 @@ def test_check_answer_decides_good_retry_or_fail() -> None:
             check_answer(status, "x", None, b"", policy)
     assert [policy.delay_s(n) for n in (1, 2, 3)] == [0.05, 0.1, 0.2]
     assert RetryPolicy(backoff_s=1, max_backoff_s=1.5).delay_s(5) == 1.5
+
+
+def _fetch_in_child(urls: list[str], queue) -> None:
+    queue.put(fetch_async(urls, 2).stats.bytes)
+
+
+def test_fetch_async_works_in_a_forked_child(private) -> None:
+    """A forked worker inherits the helper's state but not its I/O thread: it must not hang."""
+    import multiprocessing
+
+    _cloud, _root, urls = private
+    expected = fetch_async(urls[:4], 2).stats.bytes  # the parent's I/O loop is running now
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_fetch_in_child, args=(urls[:4], queue))
+    child.start()
+    try:
+        assert queue.get(timeout=30) == expected
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
