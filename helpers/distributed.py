@@ -3,13 +3,13 @@
 A run that reads a remote image can never be faster than the largest of three limits:
 
 * **request-bound**: every request waits one latency, and only so many are in flight at once:
-  ``ceil(reads / reads in flight) x latency + ceil(writes / writes in flight) x latency``;
+  ``ceil(requests / requests in flight) x latency``;
 * **bandwidth-bound**: ``bytes / bandwidth`` (only when the link has a cap);
 * **compute-bound**: the same pipeline on data already in the workers' memory.
 
 Requests in flight on a cluster = sum over workers of ``threads x min(chunks per task,
 async.concurrency)`` (each task reads several chunks at once through zarr), capped by each worker's
-connection pool (``helpers.storage.MAX_CONNECTIONS``). Writes are one chunk per task.
+connection pool (``helpers.storage.MAX_CONNECTIONS``).
 
 :func:`start_or_connect` starts a local cluster (worker processes on 127.0.0.1, told where the local
 cloud is) or connects to the scheduler named by ``$DASK_SCHEDULER_ADDRESS``. :func:`run_pipeline`
@@ -114,19 +114,17 @@ def _worker_concurrency() -> int:
     return int(zarr.config.get("async.concurrency"))
 
 
-def requests_in_flight(client, planes_per_task: int = seg.PLANES_PER_TASK) -> tuple[int, int]:
-    """``(reads, writes)`` that the cluster behind ``client`` can have in flight at once.
+def requests_in_flight(client, planes_per_task: int = seg.PLANES_PER_TASK) -> int:
+    """Chunk requests the cluster behind ``client`` can have in flight at once.
 
     Per worker: threads x min(chunks per task, that worker's zarr ``async.concurrency``), capped
-    by its connection pool; writes: one chunk per task, so threads (capped the same way).
+    by the worker's connection pool (:data:`helpers.storage.MAX_CONNECTIONS`); summed over workers.
     """
     threads = client.nthreads()
     concurrency = client.run(_worker_concurrency)
-    reads = sum(
+    return sum(
         min(n * min(planes_per_task, concurrency[w]), MAX_CONNECTIONS) for w, n in threads.items()
     )
-    writes = sum(min(n, MAX_CONNECTIONS) for n in threads.values())
-    return reads, writes
 
 
 # --- limits and runs -------------------------------------------------------------------------------
@@ -135,20 +133,16 @@ class Limits:
     """The three lower bounds on a run's time (see the module docstring)."""
 
     latency_s: float
-    reads: int
-    reads_in_flight: int
-    writes: int
-    writes_in_flight: int
+    requests: int
+    in_flight: int
     bytes_sent: int
     bandwidth_mbps: float | None
     compute_s: float
 
     @property
     def request_bound_s(self) -> float:
-        """Round trips that cannot overlap, times the latency."""
-        rounds = math.ceil(self.reads / self.reads_in_flight)
-        rounds += math.ceil(self.writes / self.writes_in_flight)
-        return rounds * self.latency_s
+        """Rounds of ``in_flight`` requests, one latency each."""
+        return math.ceil(self.requests / self.in_flight) * self.latency_s
 
     @property
     def bandwidth_bound_s(self) -> float:
@@ -260,14 +254,11 @@ def limits_of(
     compute_s: float,
     planes_per_task: int = seg.PLANES_PER_TASK,
 ) -> Limits:
-    """The :class:`Limits` of ``run`` (requests and bytes as counted by the cloud)."""
-    reads_in_flight, writes_in_flight = requests_in_flight(client, planes_per_task)
+    """The :class:`Limits` of ``run`` on ``client``'s cluster (requests and bytes as counted)."""
     return Limits(
         latency_s=latency_s,
-        reads=run.reads,
-        reads_in_flight=reads_in_flight,
-        writes=run.writes,
-        writes_in_flight=writes_in_flight,
+        requests=run.reads + run.writes,
+        in_flight=requests_in_flight(client, planes_per_task),
         bytes_sent=run.bytes_sent,
         bandwidth_mbps=bandwidth_mbps,
         compute_s=compute_s,
@@ -373,9 +364,8 @@ def print_report(result: dict) -> None:
         f"max {run['max_in_flight']} in flight"
     )
     print(
-        f"limits: request-bound {lim['request_bound_s']:.2f} s "
-        f"({lim['reads']} reads / {lim['reads_in_flight']} in flight + "
-        f"{lim['writes']} writes / {lim['writes_in_flight']} in flight, x {lim['latency_s'] * 1000:.0f} ms); "
+        f"limits: request-bound {lim['request_bound_s']:.2f} s ({lim['requests']} requests / "
+        f"{lim['in_flight']} in flight x {lim['latency_s'] * 1000:.0f} ms); "
         f"bandwidth-bound {lim['bandwidth_bound_s']:.2f} s; compute-bound {lim['compute_s']:.2f} s"
     )
     verdict = "OK" if result["ratio"] <= 1.5 and result["identical"] else "MISSED"

@@ -13,8 +13,9 @@ The pipeline of lessons 04 and 05, one step per function:
    boolean mask (17.6 MB for the nuclei image) is gathered into one block and labelled in memory.
    For masks that do not fit in memory one labels every block and merges labels that touch across
    block faces (what ``dask_image.ndmeasure.label`` does); not needed at this size;
-5. :func:`write_labels` -- an OME-Zarr 0.5 label image (``multiscales`` + ``image-label``) in a
-   writable bucket, one PUT per chunk of 32 planes.
+5. :func:`write_labels` -- an OME-Zarr 0.5 label image (``multiscales`` + ``image-label``) with a
+   pyramid, in a writable bucket, one PUT per chunk of 32 planes, written by the task that holds
+   the labels.
 
 :func:`segment_in_memory` is the reference: the same result computed on a NumPy array with a
 different code path, used by the tests (and notebook 05) to check the blockwise result.
@@ -30,6 +31,7 @@ import argparse
 import asyncio
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -347,25 +349,6 @@ def label_metadata(
     return attrs
 
 
-def label_pyramid(
-    labels: da.Array, n_levels: int, shapes: list[tuple[int, ...]] | None = None
-) -> list[da.Array]:
-    """``n_levels`` levels: level 0, then every 2nd pixel in y and x per level (nearest neighbour).
-
-    ``shapes`` (optional, per level) crops each level to the shape of the image's own level, so
-    odd sizes round down as in the image (e.g. 275 -> 137).
-    """
-    if not isinstance(n_levels, int) or n_levels < 1:
-        raise ValueError(f"n_levels must be a positive integer, got {n_levels!r}")
-    levels = []
-    for k in range(n_levels):
-        level = labels[..., :: 2**k, :: 2**k]
-        if shapes is not None and k < len(shapes):
-            level = level[..., : shapes[k][-2], : shapes[k][-1]]
-        levels.append(level)
-    return levels
-
-
 def write_labels(
     labels: da.Array,
     url: str,
@@ -392,18 +375,20 @@ def write_labels(
         name: name stored in the multiscales metadata.
         n_levels: pyramid levels, each halving y and x (default: as many as ``like`` has from
             ``level`` on).
-        planes_per_chunk: z planes per chunk (and per dask write task).
+        planes_per_chunk: z planes per chunk of every level.
         provenance: extra facts (threshold, method, ...) stored under the ``"course"`` attribute.
         compute: False returns a dask ``Delayed`` instead, to compute on a cluster.
 
     Returns:
         ``url`` once written (or the ``Delayed`` that returns it).
 
-    An image already at ``url`` is deleted first (while the pixels are read). Then each chunk of ``planes_per_chunk`` planes is
-    one PUT, and the metadata documents go last, all at once: one round trip, not several per
-    array, and readers never find a half-written image. Chunks bigger than the image's one plane keep
-    the number of PUTs (each waits one latency) small; labels compress to almost nothing, so a
-    reader who needs one plane pays little for the others.
+    How it writes: an image already at ``url`` is deleted (by a task that runs while the pixels
+    are read). Then one task per dask block of ``labels`` writes that block into every level (the
+    block is not moved to another worker; its chunks go out concurrently, one PUT each), and the
+    metadata documents go last, all at once: one round trip, and readers never find a half-written
+    image. Chunks of ``planes_per_chunk`` planes (not one plane, like the image) keep the number of
+    PUTs small; labels compress to almost nothing, so a reader who needs one plane pays little for
+    the others. Blocks are re-chunked first if they do not cover whole chunks.
 
     Raises:
         ReadOnlyBucketError: ``url`` is in the read-only public bucket (or the bucket refuses).
@@ -419,10 +404,15 @@ def write_labels(
     if not isinstance(planes_per_chunk, int) or planes_per_chunk < 1:
         raise ValueError(f"planes_per_chunk must be a positive integer, got {planes_per_chunk!r}")
     labels = whole_planes(labels).astype(LABEL_DTYPE)
-    if labels.ndim > 2:  # dask blocks = chunks: one task writes one chunk
-        labels = labels.rechunk({labels.ndim - 3: planes_per_chunk})
-    shapes = [tuple(a.shape) for a in like.levels[level:]]
-    levels = label_pyramid(da.expand_dims(labels, c), n_levels, shapes)
+    has_z = labels.ndim > 2
+    if has_z and any(n % planes_per_chunk for n in labels.chunks[-3][:-1]):
+        labels = labels.rechunk({labels.ndim - 3: planes_per_chunk})  # blocks cover whole chunks
+    shapes = []
+    for k in range(n_levels):
+        if level + k < len(like.levels):  # the image's own level: same size (odd sizes round down)
+            shapes.append(tuple(n for i, n in enumerate(like.levels[level + k].shape) if i != c))
+        else:
+            shapes.append((*labels.shape[:-2], *(-(-n // 2**k) for n in labels.shape[-2:])))
     base = like.scales[level]
     scales = [
         tuple(
@@ -433,34 +423,57 @@ def write_labels(
     ]
     attributes = label_metadata(like.axes, scales, like.units, name, provenance)
     store = writable_store(url, endpoint)
-    # An older image at this place is deleted by a task that runs while the pixels are read;
-    # every chunk write waits for it.
-    old_deleted = dask.delayed(_delete_all, pure=False)(store, url)
-    levels = [level.map_blocks(_first, old_deleted, dtype=level.dtype) for level in levels]
     # The metadata is made here without any request; the arrays point at the remote store.
     draft = zarr.storage.MemoryStore()
     nodes: dict[str, Any] = {"": GroupMetadata(attributes=attributes, zarr_format=3)}
     targets = []
-    for k, data in enumerate(levels):
+    for k, shape in enumerate(shapes):
+        chunks = (*((planes_per_chunk,) if has_z else ()), *shape[-2:])
         nodes[str(k)] = zarr.create_array(
             draft,
             name=str(k),
-            shape=data.shape,
+            shape=shape[:c] + (1,) + shape[c:],
             dtype=LABEL_DTYPE,
-            chunks=tuple(max(b) for b in data.chunks),
+            chunks=chunks[:c] + (1,) + chunks[c:],
             fill_value=0,
             dimension_names=like.axes,
-            compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle"),
+            compressors=zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),  # fast
         ).metadata
         targets.append(zarr.Array(zarr.AsyncArray(nodes[str(k)], StorePath(store, str(k)))))
-    chunks_written = da.store(levels, targets, lock=False, compute=False)
+    # An older image at this place is deleted by a task that runs while the pixels are read.
+    old_deleted = dask.delayed(_delete_all, pure=False)(store, url)
+    # One task per block writes that block into every level: the block is not moved elsewhere.
+    starts = [np.cumsum((0, *sizes[:-1])) for sizes in labels.chunks]
+    writes = [
+        dask.delayed(_write_block, pure=False)(
+            block,
+            tuple(int(s[i]) for s, i in zip(starts, index, strict=True)),
+            targets,
+            c,
+            old_deleted,
+        )
+        for index, block in np.ndenumerate(labels.to_delayed())
+    ]
     # The metadata goes last, once every chunk is written: an image that appears is complete.
-    job = dask.delayed(_publish_metadata)(store, nodes, url, chunks_written)
+    job = dask.delayed(_publish_metadata)(store, nodes, url, writes)
     return job.compute() if compute else job
 
 
-def _first(block: np.ndarray, *_: Any) -> np.ndarray:
-    return block
+def _write_block(
+    block: np.ndarray, start: tuple[int, ...], targets: list[zarr.Array], c: int, *_: Any
+) -> int:
+    """Write one block of whole planes (z offset ``start``) into every pyramid level, at once."""
+
+    def write(k: int) -> None:
+        target = targets[k]
+        part = block[..., :: 2**k, :: 2**k][..., : target.shape[-2], : target.shape[-1]]
+        region = [slice(s, s + n) for s, n in zip(start, part.shape, strict=True)]
+        region.insert(c, slice(0, 1))
+        target[tuple(region)] = np.expand_dims(part, c)
+
+    with ThreadPoolExecutor(len(targets)) as pool:  # the levels' chunks go out concurrently
+        list(pool.map(write, range(len(targets))))
+    return int(block.size)
 
 
 def _delete_all(store: zarr.abc.store.Store, url: str) -> int:

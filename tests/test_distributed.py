@@ -117,7 +117,7 @@ def test_pipeline_on_scheduler_and_two_workers(scheduler_address: str, cloud) ->
         client.wait_for_workers(2, timeout=START_TIMEOUT_S)
         endpoints = client.run(lambda: os.environ.get("COURSE_ENDPOINT"))
         assert set(endpoints.values()) == {None}  # the endpoint travels in the graph
-        assert dd.requests_in_flight(client) == (2 * 2 * seg.PLANES_PER_TASK, 2 * 2)
+        assert dd.requests_in_flight(client) == 2 * 2 * seg.PLANES_PER_TASK
         with get_task_stream(client) as stream:
             run = dd.run_pipeline(client, image, url, threshold, endpoint=cloud.endpoint)
         assert {task["worker"] for task in stream.data} == set(client.nthreads())
@@ -155,7 +155,7 @@ def test_local_cluster_workers_know_the_cloud(monkeypatch: pytest.MonkeyPatch) -
         assert cluster is not None
         assert "127.0.0.1" in client.dashboard_link
         assert set(client.run(lambda: os.environ.get("COURSE_ENDPOINT")).values()) == {endpoint}
-        assert dd.requests_in_flight(client, planes_per_task=8) == (3 * 6, 3)
+        assert dd.requests_in_flight(client, planes_per_task=8) == 3 * 6
     finally:
         dd.shutdown(client, cluster)
     assert cluster.status.name == "closed"
@@ -171,16 +171,16 @@ def test_cluster_size_must_be_positive(bad, monkeypatch: pytest.MonkeyPatch) -> 
 def test_limits_arithmetic() -> None:
     limits = dd.Limits(
         latency_s=0.1,
-        reads=236,
-        reads_in_flight=64,
-        writes=28,
-        writes_in_flight=8,
+        requests=264,
+        in_flight=64,
         bytes_sent=13_000_000,
         bandwidth_mbps=50,
         compute_s=1.0,
     )
-    assert limits.request_bound_s == pytest.approx((4 + 4) * 0.1)  # ceil(236/64), ceil(28/8)
+    assert limits.request_bound_s == pytest.approx(5 * 0.1)  # ceil(264 / 64) rounds
     assert limits.bandwidth_bound_s == pytest.approx(13e6 * 8 / 50e6)
     assert limits.largest == ("bandwidth-bound", pytest.approx(2.08))
     limits.bandwidth_mbps = None
     assert limits.bandwidth_bound_s == 0 and limits.largest[0] == "compute-bound"
+    limits.in_flight = 8
+    assert limits.largest == ("request-bound", pytest.approx(33 * 0.1))
