@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import zarr
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from . import segment as seg
 from .cloud.client import ENDPOINT_ENV
@@ -81,10 +82,30 @@ def start_or_connect(
     )
     try:
         client = Client(cluster, timeout=CONNECT_TIMEOUT_S)
+        client.register_plugin(CloseStoresAtExit())
     except BaseException:
         cluster.close()
         raise
     return client, cluster
+
+
+class CloseStoresAtExit(WorkerPlugin):
+    """Worker plugin: close the HTTP sessions of the S3 stores a worker received in its tasks.
+
+    Without it every worker prints aiohttp's "Unclosed client session" warnings when it stops.
+    """
+
+    name = "course-close-stores"
+
+    def teardown(self, worker) -> None:
+        import s3fs
+
+        from . import storage
+
+        for fs in list(s3fs.S3FileSystem._cache.values()):
+            if fs.asynchronous:  # the ones zarr stores use; storage closes those it tracks
+                storage._ASYNC_FILESYSTEMS[id(fs)] = fs
+        storage.close_filesystems()
 
 
 def shutdown(client, cluster) -> None:
@@ -393,13 +414,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bandwidth-mbps",
         type=float,
-        nargs="*",
-        default=[0.0],
-        help="bandwidth caps to run, Mbit/s; 0 = no cap (default: 0)",
+        nargs="+",
+        default=[0.0, 50.0],
+        help="bandwidth caps to run, Mbit/s; 0 = no cap (default: 0 50)",
     )
-    parser.add_argument("--planes-per-task", type=int, default=seg.PLANES_PER_TASK)
+    parser.add_argument(
+        "--planes-per-task",
+        type=int,
+        default=seg.PLANES_PER_TASK,
+        help=f"chunks read by one task (default {seg.PLANES_PER_TASK})",
+    )
     parser.add_argument("--repeats", type=int, default=2, help="runs per setting; the best counts")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if any(cap < 0 for cap in args.bandwidth_mbps):
+        parser.error("--bandwidth-mbps must be >= 0 (0 = no cap)")
     ok = True
     for cap in args.bandwidth_mbps:
         result = benchmark(

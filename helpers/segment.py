@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -539,12 +540,19 @@ def segment_to_zarr(
 # --- command line ---------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     """``python -m helpers.segment``: segment a catalog image and score it, or run the benchmark."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--bench" in argv:  # everything else goes to the benchmark (its own --help too)
+        from .distributed import main as bench_main
+
+        return bench_main([a for a in argv if a != "--bench"])
     parser = argparse.ArgumentParser(
         prog="python -m helpers.segment",
         description="Threshold + label nuclei in a remote OME-Zarr image, blockwise with dask.",
     )
     parser.add_argument(
-        "--bench", action="store_true", help="run the distributed benchmark (helpers.distributed)"
+        "--bench",
+        action="store_true",
+        help="run the distributed benchmark instead (see --bench --help)",
     )
     parser.add_argument("--dataset", default="nuclei", help="catalog name or URL (default: nuclei)")
     parser.add_argument("--channel", default="DAPI", help="channel name or number (default: DAPI)")
@@ -567,13 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency", type=int, default=32, help="zarr async.concurrency for whole-array reads"
     )
-    args, rest = parser.parse_known_args(argv)
-    if args.bench:
-        from .distributed import main as bench_main
-
-        return bench_main(rest)
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args = parser.parse_args(argv)
     from .catalog import open_image
 
     image = open_image(args.dataset)

@@ -7,6 +7,7 @@ Every process started here is stopped again, also when a test fails.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -184,3 +185,46 @@ def test_limits_arithmetic() -> None:
     assert limits.bandwidth_bound_s == 0 and limits.largest[0] == "compute-bound"
     limits.in_flight = 8
     assert limits.largest == ("request-bound", pytest.approx(33 * 0.1))
+
+
+def test_report_prints_the_targets_figures(capsys) -> None:
+    limits = dd.Limits(0.1, 267, 64, 13_300_000, 50.0, 1.0)
+    result = {
+        "workers": 2,
+        "threads_per_worker": 4,
+        "seconds": 3.0,
+        "all_seconds": [3.2, 3.0],
+        "run": {"requests_by_method": {"GET": 238}, "bytes_sent": 13_300_000, "max_in_flight": 63},
+        "limits": {
+            **dataclasses.asdict(limits),
+            "request_bound_s": limits.request_bound_s,
+            "bandwidth_bound_s": limits.bandwidth_bound_s,
+        },
+        "largest_limit": limits.largest[0],
+        "ratio": 3.0 / limits.largest[1],
+        "identical": True,
+        "objects": 19,
+    }
+    dd.print_report(result)
+    out = capsys.readouterr().out
+    assert "2 workers x 4 threads; latency 100 ms, 50 Mbit/s" in out
+    assert "request-bound 0.50 s (267 requests / 64 in flight x 100 ms)" in out
+    assert "bandwidth-bound 2.13 s" in out and "compute-bound 1.00 s" in out
+    assert "(bandwidth-bound) = 1.41 (<= 1.5)" in out and "-> OK" in out
+
+
+@pytest.mark.parametrize(
+    "args", [["--repeats", "0"], ["--bandwidth-mbps", "-5"], ["--workers", "two"]]
+)
+def test_bench_cli_rejects_bad_arguments(args, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        seg.main(["--bench", *args])
+    assert exit_info.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_bench_cli_help(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        seg.main(["--bench", "--help"])
+    assert exit_info.value.code == 0
+    assert "request-, bandwidth- and compute-bound" in capsys.readouterr().out
