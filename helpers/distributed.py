@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import zarr
@@ -37,6 +38,11 @@ from . import segment as seg
 from .cloud.client import ENDPOINT_ENV
 from .omezarr import OmeImage
 from .storage import MAX_CONNECTIONS
+
+if TYPE_CHECKING:
+    from distributed import Client, LocalCluster
+
+    from .cloud import Cloud
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 """Environment variable naming a running scheduler, e.g. ``tcp://10.0.0.5:8786``."""
@@ -51,7 +57,7 @@ def start_or_connect(
     threads_per_worker: int = 4,
     endpoint: str | None = None,
     address: str | None = None,
-):
+) -> tuple[Client, LocalCluster | None]:
     """A ``(client, cluster)`` pair: a new local cluster, or ``cluster=None`` when connecting.
 
     Connects to ``address`` or ``$DASK_SCHEDULER_ADDRESS`` when either is set. Otherwise starts a
@@ -102,13 +108,14 @@ class CloseStoresAtExit(WorkerPlugin):
 
         from . import storage
 
-        for fs in list(s3fs.S3FileSystem._cache.values()):
-            if fs.asynchronous:  # the ones zarr stores use; storage closes those it tracks
-                storage._ASYNC_FILESYSTEMS[id(fs)] = fs
-        storage.close_filesystems()
+        with contextlib.suppress(Exception):  # never stand in the way of a worker's shutdown
+            for fs in list(s3fs.S3FileSystem._cache.values()):
+                if fs.asynchronous:  # the ones zarr stores use; storage closes those it tracks
+                    storage._ASYNC_FILESYSTEMS[id(fs)] = fs
+            storage.close_filesystems()
 
 
-def shutdown(client, cluster) -> None:
+def shutdown(client: Client, cluster: LocalCluster | None) -> None:
     """Close the client, and the cluster if this process started it."""
     with contextlib.suppress(Exception):
         client.close(timeout=10)
@@ -122,7 +129,7 @@ def cluster_client(
     threads_per_worker: int = 4,
     endpoint: str | None = None,
     address: str | None = None,
-) -> Iterator:
+) -> Iterator[Client]:
     """:func:`start_or_connect` as a context manager that always shuts down what it started."""
     client, cluster = start_or_connect(n_workers, threads_per_worker, endpoint, address)
     try:
@@ -135,7 +142,7 @@ def _worker_concurrency() -> int:
     return int(zarr.config.get("async.concurrency"))
 
 
-def requests_in_flight(client, planes_per_task: int = seg.PLANES_PER_TASK) -> int:
+def requests_in_flight(client: Client, planes_per_task: int = seg.PLANES_PER_TASK) -> int:
     """Chunk requests the cluster behind ``client`` can have in flight at once.
 
     Per worker: threads x min(chunks per task, that worker's zarr ``async.concurrency``), capped
@@ -205,12 +212,12 @@ class Run:
 
 
 def run_pipeline(
-    client,
+    client: Client,
     image: OmeImage,
     url: str,
     threshold: float,
     endpoint: str | None = None,
-    cloud=None,
+    cloud: Cloud | None = None,
     channel: int | str = "DAPI",
     min_size: int = seg.DEFAULT_MIN_SIZE,
     planes_per_task: int = seg.PLANES_PER_TASK,
@@ -244,7 +251,7 @@ def run_pipeline(
 
 
 def compute_limit(
-    client,
+    client: Client,
     local_image: OmeImage,
     threshold: float,
     out_dir: str | os.PathLike,
@@ -269,7 +276,7 @@ def compute_limit(
 
 def limits_of(
     run: Run,
-    client,
+    client: Client,
     latency_s: float,
     bandwidth_mbps: float | None,
     compute_s: float,
@@ -286,7 +293,7 @@ def limits_of(
     )
 
 
-def scratch_url(cloud, name: str) -> str:
+def scratch_url(cloud: Cloud, name: str) -> str:
     """A fresh ``s3://course-scratch/...`` URL for one run's output."""
     return cloud.s3_url(f"runs/{name}-{uuid.uuid4().hex[:8]}.zarr", bucket=cloud.scratch_bucket)
 
@@ -372,7 +379,7 @@ def benchmark(
     }
 
 
-def serving_time(cloud, image: OmeImage, bandwidth_mbps: float | None = None) -> float:
+def serving_time(cloud: Cloud, image: OmeImage, bandwidth_mbps: float | None = None) -> float:
     """Seconds to read all level-0 DAPI chunks at zero latency (not one of the three limits).
 
     The local cloud (moto behind a Python proxy) and the client share this computer's cores, so

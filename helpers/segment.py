@@ -193,7 +193,7 @@ def _label_and_filter(mask: np.ndarray, min_size: int) -> np.ndarray:
     Sizes are counted inside each object's bounding box, so the cost grows with the objects'
     volume, not with the whole image (no full-size temporary arrays).
     """
-    labels, count = ndi.label(mask, output=LABEL_DTYPE)
+    labels, _ = ndi.label(mask, output=LABEL_DTYPE)
     boxes = ndi.find_objects(labels)
     new_value = 0
     for old_value, box in enumerate(boxes, start=1):
