@@ -234,3 +234,20 @@ def test_cli_segments_and_scores(cloud, capsys) -> None:
     assert seg.main([*args, "--plane-step", "4"]) == 0
     out = capsys.readouterr().out
     assert "li threshold" in out and "Dice" in out
+
+
+def test_the_v05_copy_with_tiled_chunks_gives_the_same_labels(samples) -> None:
+    """256 x 256 chunks split each plane into 4: blocks are joined into whole planes first."""
+    v04 = open_image(samples / NUCLEI_KEY)
+    v05 = open_image(samples / "v0.5/idr0062A/6001240_labels.zarr")
+    assert v05.levels[0].chunks[-2:] != v05.shape[-2:]  # tiles, not planes
+    threshold = seg.compute_threshold(v04, "DAPI", level=-1)
+    assert seg.compute_threshold(v05, "DAPI", level=-1) == threshold
+    volume = seg.channel_volume(v05, "DAPI", level=0)
+    assert volume.chunks[1][0] < v05.shape[2]  # blocks of tiles, as stored
+    with dask.config.set(scheduler="threads"):
+        labels = seg.segment(volume, threshold).compute()
+        reference = seg.segment(seg.channel_volume(v04, "DAPI"), threshold).compute()
+    np.testing.assert_array_equal(labels, reference)
+    pixels = np.asarray(v05.level(0)[seg.channel_selection(v05, "DAPI")])
+    np.testing.assert_array_equal(labels, seg.segment_in_memory(pixels, threshold))
