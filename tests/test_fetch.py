@@ -368,6 +368,9 @@ class FaultServer(ThreadingHTTPServer):
     def base(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    def handle_error(self, request, client_address) -> None:
+        """Clients that gave up (timeouts) leave broken pipes behind: expected here, stay quiet."""
+
 
 class FaultHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
