@@ -198,7 +198,7 @@ def open_image(
     location = parse_location(url, endpoint)
     if location.scheme == "s3" and location.endpoint is None:
         location = Location(
-            "s3", location.path, _default_s3_endpoint(location.path.split("/", 1)[0])
+            "s3", location.path, default_s3_endpoint(location.path.split("/", 1)[0])
         )
     if location.scheme == "file" and not Path(location.path).exists():
         raise NotOmeZarrError(f"no such folder: {location.path}")
@@ -223,16 +223,13 @@ def open_image(
     return read_ome_image(location)
 
 
-def _default_s3_endpoint(bucket: str) -> str | None:
-    from .cloud import PUBLIC_BUCKET, SCRATCH_BUCKET, find_cloud
+def default_s3_endpoint(bucket: str) -> str | None:
+    """The S3 endpoint for ``bucket``: the local cloud for its buckets (started if needed), the IDR's
+    endpoint for ``idr``, else ``None`` (AWS)."""
+    from .cloud import PUBLIC_BUCKET, SCRATCH_BUCKET, ensure_cloud
 
     if bucket in (PUBLIC_BUCKET, SCRATCH_BUCKET):
-        cloud = find_cloud()
-        if cloud is None:
-            from .cloud import ensure_cloud
-
-            cloud = ensure_cloud(verbose=False)
-        return cloud.endpoint
+        return ensure_cloud(verbose=False).endpoint
     if bucket == REMOTE_BUCKET:
         return REMOTE_ENDPOINT
     return None
@@ -246,6 +243,7 @@ __all__ = [
     "NotOmeZarrError",
     "current_source",
     "dataset_url",
+    "default_s3_endpoint",
     "list_datasets",
     "lookup",
     "open_image",

@@ -111,7 +111,7 @@ class CloseStoresAtExit(WorkerPlugin):
         with contextlib.suppress(Exception):  # never stand in the way of a worker's shutdown
             for fs in list(s3fs.S3FileSystem._cache.values()):
                 if fs.asynchronous:  # the ones zarr stores use; storage closes those it tracks
-                    storage._ASYNC_FILESYSTEMS[id(fs)] = fs
+                    storage.track_filesystem(fs)
             storage.close_filesystems()
 
 

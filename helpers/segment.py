@@ -300,7 +300,8 @@ def writable_store(url: str, endpoint: str | None = None) -> zarr.abc.store.Stor
     Raises :class:`ReadOnlyBucketError` for the course's public bucket (it answers writes with
     403 AccessDenied) and ``ValueError`` for http(s) URLs (read-only) or a bare bucket.
     """
-    from .cloud import PUBLIC_BUCKET, SCRATCH_BUCKET, ensure_cloud
+    from .catalog import default_s3_endpoint
+    from .cloud import PUBLIC_BUCKET, SCRATCH_BUCKET
 
     location = parse_location(url, endpoint)
     if location.scheme in ("http", "https"):
@@ -318,8 +319,8 @@ def writable_store(url: str, endpoint: str | None = None) -> zarr.abc.store.Stor
             raise ValueError(
                 f"give a key below the bucket, e.g. s3://{bucket}/me/nuclei_labels.zarr"
             )
-        if location.endpoint is None and bucket == SCRATCH_BUCKET:
-            location = Location("s3", location.path, ensure_cloud(verbose=False).endpoint)
+        if location.endpoint is None:
+            location = Location("s3", location.path, default_s3_endpoint(bucket))
     return zarr_store(location).with_read_only(False)
 
 

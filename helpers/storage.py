@@ -135,8 +135,14 @@ def zarr_store(location: Location) -> Store:
         fs = s3_filesystem(location.endpoint, asynchronous=True)
     else:
         fs = http_filesystem(asynchronous=True)
-    _ASYNC_FILESYSTEMS[id(fs)] = fs  # fsspec caches instances, so this stays small
+    track_filesystem(fs)
     return zarr.storage.FsspecStore(fs, path=location.path, read_only=True)
+
+
+def track_filesystem(fs: fsspec.AbstractFileSystem) -> None:
+    """Have :func:`close_filesystems` close ``fs``'s HTTP sessions at exit (fsspec caches instances,
+    so few are tracked)."""
+    _ASYNC_FILESYSTEMS[id(fs)] = fs
 
 
 async def _close_sessions(fs: fsspec.AbstractFileSystem) -> None:
