@@ -156,12 +156,17 @@ async def _close_sessions(fs: fsspec.AbstractFileSystem) -> None:
         await session.close()
 
 
-@atexit.register
-def close_filesystems() -> None:
-    """Close the HTTP sessions of the stores made here (no "Unclosed client session" warnings at exit)."""
+def close_filesystem(fs: fsspec.AbstractFileSystem) -> None:
+    """Close an asynchronous filesystem's HTTP sessions now (no "Unclosed client session" warnings)."""
     from zarr.core.sync import sync
 
+    with contextlib.suppress(Exception):
+        sync(_close_sessions(fs), timeout=2)
+    _ASYNC_FILESYSTEMS.pop(id(fs), None)
+
+
+@atexit.register
+def close_filesystems() -> None:
+    """Close the HTTP sessions of every tracked filesystem (run at exit)."""
     for fs in list(_ASYNC_FILESYSTEMS.values()):
-        with contextlib.suppress(Exception):
-            sync(_close_sessions(fs), timeout=2)
-    _ASYNC_FILESYSTEMS.clear()
+        close_filesystem(fs)

@@ -17,8 +17,8 @@ import numpy as np
 import zarr
 
 from ..cloud import SCRATCH_BUCKET, Cloud, CloudError, cloud_status, start_cloud
-from ..storage import s3_filesystem
-from .strategies import BenchTarget, close_async_s3fs, target_for_array
+from ..storage import close_filesystem, s3_filesystem
+from .strategies import BenchTarget, target_for_array
 
 CHUNK_SHAPE = (512, 512)
 DTYPE = np.uint16
@@ -96,7 +96,7 @@ def bench_target(
     try:
         write_bench_array(zarr.storage.FsspecStore(writer, path=f"{scratch}/{path}"), n_chunks)
     finally:
-        close_async_s3fs(writer)
+        close_filesystem(writer)
     changes: dict[str, float | None] = {}
     if latency_ms is not None:
         changes["latency_ms"] = latency_ms

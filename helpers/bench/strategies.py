@@ -18,7 +18,7 @@ import numpy as np
 import zarr
 
 from .. import fetch
-from ..storage import s3_filesystem
+from ..storage import close_filesystem, s3_filesystem
 
 
 @dataclass(frozen=True)
@@ -152,20 +152,7 @@ def _zarr_over_s3fs(target: BenchTarget, tuned: bool) -> ZarrRunner:
     store = zarr.storage.FsspecStore(
         fs, path=f"{target.bucket}/{target.array_path}", read_only=True
     )
-    return ZarrRunner(target, store, on_close=lambda: close_async_s3fs(fs))
-
-
-def close_async_s3fs(fs) -> None:
-    """Close an asynchronous s3fs filesystem's HTTP session (no "Unclosed client session")."""
-    from zarr.core.sync import sync
-
-    async def close() -> None:
-        creator = getattr(fs, "_s3creator", None)
-        if creator is not None:
-            fs._s3 = fs._s3creator = None
-            await creator.__aexit__(None, None, None)
-
-    sync(close())
+    return ZarrRunner(target, store, on_close=lambda: close_filesystem(fs))
 
 
 def _zarr_over_obstore(target: BenchTarget) -> ZarrRunner:

@@ -77,6 +77,8 @@ class Cloud:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
 
     def __enter__(self) -> Cloud:
         return self
