@@ -10,7 +10,7 @@ DATA_STAMP := data/samples/.build-stamp.json
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 
-.PHONY: help setup data cloud lab test lint browser check bench clean distclean
+.PHONY: help setup data cloud lab test lint browser check bench benchmarks clean distclean
 
 help:
 	@echo "make lab      set up, start the local cloud and JupyterLab on notebooks/"
@@ -19,6 +19,7 @@ help:
 	@echo "make cloud    serve the local cloud in the foreground (Ctrl-C stops)"
 	@echo "make check    measure the local cloud's latency and throughput"
 	@echo "make bench    run the download benchmark (sequential vs parallel)"
+	@echo "make benchmarks  all speed figures: cloud check, download, browsing, distributed segmentation"
 	@echo "make clean    remove generated data and test artifacts (distclean: also .venv)"
 
 $(INSTALLED): pyproject.toml
@@ -64,6 +65,12 @@ check: setup
 
 bench: setup
 	$(PY) -m helpers.bench
+
+benchmarks: data
+	$(PY) -m helpers.cloud check
+	$(PY) -m helpers.bench
+	$(PY) -m helpers.browse --bench
+	$(PY) -m helpers.segment --bench
 
 clean:
 	rm -rf data test-artifacts .pytest_cache .ruff_cache
