@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import math
 import os
 import time
 import uuid
@@ -35,6 +34,7 @@ import zarr
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from . import segment as seg
+from .bench.model import model_time_s
 from .cloud.client import ENDPOINT_ENV
 from .omezarr import OmeImage
 from .storage import MAX_CONNECTIONS
@@ -170,7 +170,7 @@ class Limits:
     @property
     def request_bound_s(self) -> float:
         """Rounds of ``in_flight`` requests, one latency each."""
-        return math.ceil(self.requests / self.in_flight) * self.latency_s
+        return model_time_s(max(self.requests, 1), self.in_flight, self.latency_s)
 
     @property
     def bandwidth_bound_s(self) -> float:

@@ -20,7 +20,6 @@ from helpers.browse import (
     chunks_for_region,
     count_chunks,
     downsampling_factors,
-    estimated_read_seconds,
     level_for_screen,
     physical_extent,
     view_region,
@@ -182,16 +181,6 @@ def test_view_region_and_physical_extent() -> None:
         view_region(View(0, (0, 0), z=10), axes, shape, scale)
     with pytest.raises(ValueError, match="y and x"):
         view_region(view, ["c", "z", "t", "x"], shape, scale)
-
-
-def test_estimated_read_seconds_is_rounds_times_latency() -> None:
-    assert estimated_read_seconds(472, 0.1, concurrency=10) == pytest.approx(48 * 0.1)
-    assert estimated_read_seconds(3, 0.1, concurrency=10) == pytest.approx(0.1)
-    assert estimated_read_seconds(0, 0.1) == 0
-    with_bandwidth = estimated_read_seconds(10, 0.1, 10, nbytes=10**6, bandwidth_mbps=8)
-    assert with_bandwidth == pytest.approx(0.1 + 1.0)
-    with pytest.raises(ValueError):
-        estimated_read_seconds(1, 0.1, concurrency=0)
 
 
 def test_tile_cache_drops_least_recently_used() -> None:

@@ -230,28 +230,6 @@ def physical_extent(
     return left, right, bottom, top
 
 
-def estimated_read_seconds(
-    n_requests: int,
-    latency_s: float,
-    concurrency: int = 10,
-    nbytes: int = 0,
-    bandwidth_mbps: float | None = None,
-) -> float:
-    """Latency model of reading ``n_requests`` chunks with ``concurrency`` requests in flight.
-
-    ``ceil(n / concurrency) x latency`` (rounds of requests, each waiting one latency), plus the
-    transfer time of ``nbytes`` when a bandwidth cap (Mbit/s) is given.
-    """
-    if n_requests < 0 or latency_s < 0 or concurrency < 1 or nbytes < 0:
-        raise ValueError("requests, latency and bytes must be >= 0, concurrency >= 1")
-    if bandwidth_mbps is not None and bandwidth_mbps <= 0:
-        raise ValueError(f"bandwidth must be positive, got {bandwidth_mbps}")
-    seconds = math.ceil(n_requests / concurrency) * latency_s
-    if bandwidth_mbps:
-        seconds += nbytes * 8 / (bandwidth_mbps * 1e6)
-    return seconds
-
-
 __all__ = [
     "ChunkIndex",
     "Region",
@@ -262,7 +240,6 @@ __all__ = [
     "chunks_for_region",
     "count_chunks",
     "downsampling_factors",
-    "estimated_read_seconds",
     "intersect",
     "level_for_screen",
     "physical_extent",
