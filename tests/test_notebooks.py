@@ -34,6 +34,7 @@ def test_notebook_runs_within_budget(path: Path, cloud, tmp_path: Path) -> None:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
         iopub_timeout=5,
+        shell_timeout_interval=1,  # poll the reply channel often: avoids nbclient's rare idle stalls
     )
     start = time.monotonic()
     client.execute()
