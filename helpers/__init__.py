@@ -7,7 +7,8 @@ The notebooks show each idea in a few cells, then call these helpers for the reu
 - :mod:`helpers.storage` -- parse URLs, make fast anonymous stores (s3fs settings that matter)
 - :mod:`helpers.cloud` -- the local cloud: an S3 endpoint on 127.0.0.1 with latency and bandwidth
 - :mod:`helpers.data` -- build the deterministic synthetic sample datasets
-- :mod:`helpers.fetch` -- chunk keys and URLs; sequential, threaded and asyncio chunk downloads with retries
+- :mod:`helpers.chunks` -- chunk keys and URLs of a Zarr v2/v3 array: one chunk = one object = one URL
+- :mod:`helpers.fetch` -- sequential, threaded and asyncio chunk downloads with retries
 - :mod:`helpers.bench` -- benchmark download strategies against the latency model (``python -m helpers.bench``)
 - :mod:`helpers.browse` -- view maths, counted and cached view reads, the ipywidgets multiscale viewer
 - :mod:`helpers.segment` -- threshold on a coarse level, blockwise mask and labels, OME-Zarr label writer

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import zarr
 
-from .. import fetch
+from .. import chunks, fetch
 from ..storage import close_filesystem, s3_filesystem
 
 
@@ -51,8 +51,8 @@ def target_for_array(
 ) -> BenchTarget:
     """A :class:`BenchTarget` for (a region of) an array, listing its chunk keys from its metadata."""
     array_path = array_path.strip("/")
-    metadata = fetch.read_array_metadata(f"{endpoint}/{bucket}/{array_path}")
-    keys = tuple(fetch.chunk_keys(metadata, region))
+    metadata = chunks.read_array_metadata(f"{endpoint}/{bucket}/{array_path}")
+    keys = tuple(chunks.chunk_keys(metadata, region))
     return BenchTarget(endpoint, bucket, array_path, keys, region)
 
 
