@@ -11,6 +11,10 @@ Requests in flight on a cluster = sum over workers of ``threads x min(chunks per
 async.concurrency)`` (each task reads several chunks at once through zarr), capped by each worker's
 connection pool (``helpers.storage.MAX_CONNECTIONS``).
 
+Not a limit, but printed next to them: the CPU seconds a run used (workers, client and the local
+cloud, which all share this computer's cores; see :func:`cpu_seconds`). On a small machine the
+serving and HTTP work for every request can make that the real floor.
+
 :func:`start_or_connect` starts a local cluster (worker processes on 127.0.0.1, told where the local
 cloud is) or connects to the scheduler named by ``$DASK_SCHEDULER_ADDRESS``. :func:`run_pipeline`
 times one segmentation run, :func:`compute_limit` the in-memory version, :func:`benchmark` does it
@@ -201,6 +205,8 @@ class Run:
     requests_by_method: dict[str, int] = field(default_factory=dict)
     bytes_sent: int = 0
     max_in_flight: int = 0
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds used meanwhile by the workers, this client and (if known) the local cloud."""
 
     @property
     def reads(self) -> int:
@@ -226,10 +232,12 @@ def run_pipeline(
     chunk writes included), writing to ``url`` at ``endpoint``.
 
     With ``cloud``, also count the requests and bytes the cloud served meanwhile (differences of its
-    counters, so anything else using that cloud at the same time is counted too). ``max_in_flight``
-    is the cloud's peak since its counters were last reset.
+    counters, so anything else using that cloud at the same time is counted too), and the CPU
+    seconds used by the workers, this process and the cloud (when this Python started it).
+    ``max_in_flight`` is the cloud's peak since its counters were last reset.
     """
     before = cloud.status() if cloud is not None else None
+    cpu_before = cpu_seconds(client, cloud) if cloud is not None else {}
     start = time.perf_counter()
     job = seg.segment_to_zarr(
         image, url, threshold, channel, 0, min_size, planes_per_task, endpoint, compute=False
@@ -247,7 +255,35 @@ def run_pipeline(
         }
         run.bytes_sent = int(after["bytes_sent"] - before["bytes_sent"])
         run.max_in_flight = int(after["max_in_flight"])
+        cpu_after = cpu_seconds(client, cloud)
+        run.cpu_s = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
     return run
+
+
+def _process_cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (default: this one)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def cpu_seconds(client: Client, cloud: Cloud | None = None) -> dict[str, float]:
+    """CPU seconds used so far by ``client``'s workers (summed), this process and ``cloud``.
+
+    The cloud (its proxy and the moto server it started) is only counted if this Python started
+    it (``cloud.process``): a shared cloud's CPU is not this run's alone.
+    """
+    import psutil
+
+    used = {"workers": sum(client.run(_process_cpu_s).values()), "client": _process_cpu_s()}
+    if cloud is not None and cloud.process is not None:
+        root = psutil.Process(cloud.process.pid)
+        used["cloud"] = 0.0
+        for process in (root, *root.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):  # a child that just ended
+                used["cloud"] += _process_cpu_s(process.pid)
+    return used
 
 
 def compute_limit(
@@ -345,13 +381,15 @@ def benchmark(
                     )
                 )
             best = min(range(repeats), key=lambda i: runs[i].seconds)
+            compute_runs = []  # (seconds, CPU seconds of workers and client)
             with tempfile.TemporaryDirectory() as out_dir:
-                compute_s = min(
-                    compute_limit(
+                for _ in range(repeats):
+                    cpu_before = sum(cpu_seconds(client).values())
+                    seconds = compute_limit(
                         client, local_image, threshold, out_dir, planes_per_task=planes_per_task
                     )
-                    for _ in range(repeats)
-                )
+                    compute_runs.append((seconds, sum(cpu_seconds(client).values()) - cpu_before))
+            compute_s, compute_cpu_s = min(compute_runs)
             limits = limits_of(
                 runs[best], client, latency_ms / 1000, bandwidth_mbps, compute_s, planes_per_task
             )
@@ -376,6 +414,8 @@ def benchmark(
         "identical": identical,
         "objects": int(reference.max()),
         "serve_s": serve_s,
+        "cores": os.cpu_count(),
+        "compute_cpu_s": compute_cpu_s,
     }
 
 
@@ -421,6 +461,14 @@ def print_report(result: dict) -> None:
         print(
             f"for comparison (not a limit): with no latency and no cap, the local cloud and client "
             f"on this computer need {result['serve_s']:.2f} s for the chunk reads alone"
+        )
+    if run.get("cpu_s") and result.get("cores"):
+        total = sum(run["cpu_s"].values())
+        parts = " + ".join(f"{name} {s:.2f}" for name, s in run["cpu_s"].items())
+        print(
+            f"CPU used by the run (not a limit): {parts} = {total:.2f} s on {result['cores']} "
+            f"cores: at least {total / result['cores']:.2f} s even if every core were always busy "
+            f"(the in-memory run used {result['compute_cpu_s']:.2f} s)"
         )
     verdict = "OK" if result["ratio"] <= 1.5 and result["identical"] else "MISSED"
     print(

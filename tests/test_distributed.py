@@ -119,9 +119,11 @@ def test_pipeline_on_scheduler_and_two_workers(scheduler_address: str, cloud) ->
         endpoints = client.run(lambda: os.environ.get("COURSE_ENDPOINT"))
         assert set(endpoints.values()) == {None}  # the endpoint travels in the graph
         assert dd.requests_in_flight(client) == 2 * 2 * seg.PLANES_PER_TASK
+        cpu_before = dd.cpu_seconds(client)
         with get_task_stream(client) as stream:
             run = dd.run_pipeline(client, image, url, threshold, endpoint=cloud.endpoint)
         assert {task["worker"] for task in stream.data} == set(client.nthreads())
+        assert dd.cpu_seconds(client)["workers"] > cpu_before["workers"]  # the workers did work
     assert (run.workers, run.threads) == (2, 4)
     written = open_image(url, endpoint=cloud.endpoint)
     with zarr.config.set({"async.concurrency": 64}):
@@ -194,7 +196,12 @@ def test_report_prints_the_targets_figures(capsys) -> None:
         "threads_per_worker": 4,
         "seconds": 3.0,
         "all_seconds": [3.2, 3.0],
-        "run": {"requests_by_method": {"GET": 238}, "bytes_sent": 13_300_000, "max_in_flight": 63},
+        "run": {
+            "requests_by_method": {"GET": 238},
+            "bytes_sent": 13_300_000,
+            "max_in_flight": 63,
+            "cpu_s": {"workers": 1.2, "client": 0.1, "cloud": 0.7},
+        },
         "limits": {
             **dataclasses.asdict(limits),
             "request_bound_s": limits.request_bound_s,
@@ -204,6 +211,8 @@ def test_report_prints_the_targets_figures(capsys) -> None:
         "ratio": 3.0 / limits.largest[1],
         "identical": True,
         "objects": 19,
+        "cores": 2,
+        "compute_cpu_s": 0.9,
     }
     dd.print_report(result)
     out = capsys.readouterr().out
@@ -211,6 +220,8 @@ def test_report_prints_the_targets_figures(capsys) -> None:
     assert "request-bound 0.50 s (267 requests / 64 in flight x 100 ms)" in out
     assert "bandwidth-bound 2.13 s" in out and "compute-bound 1.00 s" in out
     assert "(bandwidth-bound) = 1.41 (<= 1.5)" in out and "-> OK" in out
+    assert "workers 1.20 + client 0.10 + cloud 0.70 = 2.00 s on 2 cores: at least 1.00 s" in out
+    assert "(the in-memory run used 0.90 s)" in out
 
 
 @pytest.mark.parametrize(
