@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import zarr
-from distributed.diagnostics.plugin import WorkerPlugin
 
 from . import segment as seg
 from .bench.model import model_time_s
@@ -92,31 +91,10 @@ def start_or_connect(
     )
     try:
         client = Client(cluster, timeout=CONNECT_TIMEOUT_S)
-        client.register_plugin(CloseStoresAtExit())
     except BaseException:
         cluster.close()
         raise
     return client, cluster
-
-
-class CloseStoresAtExit(WorkerPlugin):
-    """Worker plugin: close the HTTP sessions of the S3 stores a worker received in its tasks.
-
-    Without it every worker prints aiohttp's "Unclosed client session" warnings when it stops.
-    """
-
-    name = "course-close-stores"
-
-    def teardown(self, worker) -> None:
-        import s3fs
-
-        from . import storage
-
-        with contextlib.suppress(Exception):  # never stand in the way of a worker's shutdown
-            for fs in list(s3fs.S3FileSystem._cache.values()):
-                if fs.asynchronous:  # the ones zarr stores use; storage closes those it tracks
-                    storage.track_filesystem(fs)
-            storage.close_filesystems()
 
 
 def shutdown(client: Client, cluster: LocalCluster | None) -> None:

@@ -165,8 +165,19 @@ def close_filesystem(fs: fsspec.AbstractFileSystem) -> None:
     _ASYNC_FILESYSTEMS.pop(id(fs), None)
 
 
+def _open_async_filesystems() -> list[fsspec.AbstractFileSystem]:
+    """Tracked filesystems plus fsspec's cached asynchronous S3/HTTP instances (stores that arrived
+    pickled, e.g. in a Dask worker, come back as cached instances that nobody tracked)."""
+    found = dict(_ASYNC_FILESYSTEMS)
+    for cls in (s3fs.S3FileSystem, type(fsspec.filesystem("http"))):
+        for fs in list(getattr(cls, "_cache", {}).values()):
+            if getattr(fs, "asynchronous", False):
+                found[id(fs)] = fs
+    return list(found.values())
+
+
 @atexit.register
 def close_filesystems() -> None:
-    """Close the HTTP sessions of every tracked filesystem (run at exit)."""
-    for fs in list(_ASYNC_FILESYSTEMS.values()):
+    """Close the HTTP sessions of every asynchronous filesystem this process used (run at exit)."""
+    for fs in _open_async_filesystems():
         close_filesystem(fs)
