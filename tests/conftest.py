@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from helpers.catalog import remote_available
 from helpers.cloud import Cloud, start_cloud
 from helpers.data import build_samples
 
@@ -46,19 +46,10 @@ def empty_cloud(tmp_path: Path) -> Iterator[Cloud]:
         yield running
 
 
-def public_host_answers(host: str = "livingobjects.ebi.ac.uk", timeout: float = 3.0) -> bool:
-    """True when the IDR's public object store can be reached (never in CI here)."""
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip tests marked ``online`` when the public host does not answer (they need real data)."""
     online = [item for item in items if item.get_closest_marker("online")]
-    if online and not public_host_answers():
+    if online and not remote_available():
         skip = pytest.mark.skip(
             reason="public IDR host unreachable (offline); online tests need the internet"
         )
