@@ -169,7 +169,7 @@ def _open_async_filesystems() -> list[fsspec.AbstractFileSystem]:
     """Tracked filesystems plus fsspec's cached asynchronous S3/HTTP instances (stores that arrived
     pickled, e.g. in a Dask worker, come back as cached instances that nobody tracked)."""
     found = dict(_ASYNC_FILESYSTEMS)
-    for cls in (s3fs.S3FileSystem, type(fsspec.filesystem("http"))):
+    for cls in (s3fs.S3FileSystem, fsspec.get_filesystem_class("http")):
         for fs in list(getattr(cls, "_cache", {}).values()):
             if getattr(fs, "asynchronous", False):
                 found[id(fs)] = fs
