@@ -19,7 +19,7 @@ help:
 	@echo "make cloud    serve the local cloud in the foreground (Ctrl-C stops)"
 	@echo "make check    measure the local cloud's latency and throughput"
 	@echo "make bench    run the download benchmark (sequential vs parallel)"
-	@echo "make benchmarks  all speed figures: cloud check, download, browsing, distributed segmentation"
+	@echo "make benchmarks  all speed figures: cloud, download, browse, segment (python -m helpers.bench ...)"
 	@echo "make clean    remove generated data and test artifacts (distclean: also .venv)"
 
 $(INSTALLED): pyproject.toml
@@ -32,7 +32,7 @@ $(INSTALLED): pyproject.toml
 setup: $(INSTALLED)
 
 data: setup
-	$(PY) -m helpers.data build
+	$(PY) -m helpers.samples build
 
 cloud: data
 	$(PY) -m helpers.cloud serve
@@ -56,6 +56,7 @@ browser:
 lint: setup
 	$(VENV)/bin/ruff check helpers tests notebooks
 	$(VENV)/bin/ruff format --check helpers tests notebooks
+	$(VENV)/bin/mypy
 
 test: setup browser data lint
 	$(PY) -m pytest
@@ -67,10 +68,10 @@ bench: setup
 	$(PY) -m helpers.bench
 
 benchmarks: data
-	$(PY) -m helpers.cloud check
-	$(PY) -m helpers.bench
-	$(PY) -m helpers.browse --bench
-	$(PY) -m helpers.segment --bench
+	$(PY) -m helpers.bench cloud
+	$(PY) -m helpers.bench download
+	$(PY) -m helpers.bench browse
+	$(PY) -m helpers.bench segment
 
 clean:
 	rm -rf data test-artifacts .pytest_cache .ruff_cache

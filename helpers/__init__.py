@@ -1,30 +1,95 @@
 """Helpers for the course "Remote access to big image data".
 
-The notebooks show each idea in a few cells, then call these helpers for the reusable version:
+The notebooks show each idea in a few cells, then call these helpers for the reusable version. The
+names below are the learner-facing API (``from helpers import open_image``); heavier ones load on
+first use, so ``import helpers`` stays quick.
+
+The package, one idea per module:
 
 - :mod:`helpers.catalog` -- every dataset URL, the local/remote switch, :func:`open_image`
-- :mod:`helpers.omezarr` -- read OME-NGFF 0.4 and 0.5 metadata into a lazy :class:`OmeImage`
-- :mod:`helpers.storage` -- parse URLs, make fast anonymous stores (s3fs settings that matter)
+- :mod:`helpers.image` -- an opened OME-Zarr image, lazy (:class:`OmeImage`)
+- :mod:`helpers.ngff` -- OME-NGFF 0.4/0.5 metadata: read and build (pure)
+- :mod:`helpers.chunks` -- chunk-grid maths: grids, regions, chunk keys (pure)
+- :mod:`helpers.model` -- the latency model ``ceil(N / C) x latency`` and its plot (pure)
+- :mod:`helpers.storage` -- URLs, tuned anonymous stores, closing them
+- :mod:`helpers.fetch` -- sequential, threaded and asyncio chunk downloads with one retry loop
+- :mod:`helpers.browse` -- views of a multiscale image: counted, cached reads and a viewer widget
+- :mod:`helpers.segment` -- threshold, blockwise labels, an OME-Zarr label writer, Dask clusters
+- :mod:`helpers.samples` -- the deterministic synthetic sample datasets
 - :mod:`helpers.cloud` -- the local cloud: an S3 endpoint on 127.0.0.1 with latency and bandwidth
-- :mod:`helpers.data` -- build the deterministic synthetic sample datasets
-- :mod:`helpers.chunks` -- chunk keys and URLs of a Zarr v2/v3 array: one chunk = one object = one URL
-- :mod:`helpers.fetch` -- sequential, threaded and asyncio chunk downloads with retries
-- :mod:`helpers.bench` -- benchmark download strategies against the latency model (``python -m helpers.bench``)
-- :mod:`helpers.browse` -- view maths, counted and cached view reads, the ipywidgets multiscale viewer
-- :mod:`helpers.segment` -- threshold on a coarse level, blockwise mask and labels, OME-Zarr label writer
-- :mod:`helpers.distributed` -- start or connect to a Dask cluster, time the pipeline against its limits
-- :mod:`helpers.environment` -- compare installed package versions with the tested pins
+- :mod:`helpers.bench` -- every speed figure: ``python -m helpers.bench [download|browse|segment|cloud]``
+- :mod:`helpers.config` -- every timeout, pool size and unit constant, once
+- :mod:`helpers.environment`, :mod:`helpers.paths` -- installed versions; where files live
+- :mod:`helpers._compat` -- the one module that touches zarr's, fsspec's and s3fs's internals
+
+Examples
+--------
+>>> from helpers import open_image, model_time_s
+>>> image = open_image("nuclei")  # doctest: +SKIP
+>>> model_time_s(64, 16, 0.1)
+0.4
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .catalog import CATALOG, current_source, dataset_url, list_datasets, open_image
-from .omezarr import NotOmeZarrError, OmeImage
+from .image import NotOmeZarrError, OmeImage
+from .model import ideal_speedup, model_time_s
+
+if TYPE_CHECKING:  # loaded on first use (see __getattr__)
+    from .browse import Browser, ViewReader
+    from .chunks import chunk_keys, chunk_layout
+    from .cloud import ensure_cloud
+    from .fetch import FetchError, chunk_urls, fetch_async, fetch_sequential, fetch_threads
 
 __all__ = [
     "CATALOG",
+    "Browser",
+    "FetchError",
     "NotOmeZarrError",
     "OmeImage",
+    "ViewReader",
+    "chunk_keys",
+    "chunk_layout",
+    "chunk_urls",
     "current_source",
     "dataset_url",
+    "ensure_cloud",
+    "fetch_async",
+    "fetch_sequential",
+    "fetch_threads",
+    "ideal_speedup",
     "list_datasets",
+    "model_time_s",
     "open_image",
 ]
+
+_LAZY = {
+    "Browser": "browse",
+    "ViewReader": "browse",
+    "chunk_keys": "chunks",
+    "chunk_layout": "chunks",
+    "chunk_urls": "fetch",
+    "ensure_cloud": "cloud",
+    "FetchError": "fetch",
+    "fetch_async": "fetch",
+    "fetch_sequential": "fetch",
+    "fetch_threads": "fetch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the heavier learner-facing names (viewer, downloaders, cloud) on first use."""
+    if name in _LAZY:
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

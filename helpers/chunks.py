@@ -1,47 +1,248 @@
-"""Chunk keys and URLs of a Zarr array: one chunk = one object = one URL.
+"""Chunk-grid maths of a Zarr array: grids, regions, chunk keys. Pure functions, no I/O.
 
 A Zarr array is stored as many small objects: its metadata document plus one object per chunk.
 Reading a chunk remotely is therefore one GET of one URL, ``<array URL>/<chunk key>``, and reading a
-region costs one request per chunk it touches.
+region costs one request per chunk it touches. This module answers "which chunks, which keys?"
+from shapes and metadata alone; downloading is :mod:`helpers.fetch`'s job.
 
-How a key is formed from the chunk's grid position ``(i, j, k)``:
+Conventions: a *region* is a tuple of ``slice`` objects, one per array axis (``start`` included,
+``stop`` excluded, both inside the array, step 1). A *chunk index* is a tuple of integers, one per
+axis: chunk ``(0, 2, 3)`` of an array chunked ``(1, 512, 512)`` covers ``[0:1, 1024:1536, 1536:2048]``.
+Where a *selection* is accepted, it may also hold integers (one index), fewer axes than the array
+(the rest are whole), ``None`` bounds and negative indices, as in NumPy.
 
-- Zarr v2 (``.zarray``): the indices joined by ``dimension_separator`` (default ``"."``):
-  ``"i.j.k"`` or ``"i/j/k"``; a 0-d array's single chunk is ``"0"``.
-- Zarr v3 (``zarr.json``): ``chunk_key_encoding`` ``"default"`` puts ``"c"`` first and joins with
-  ``"/"`` (or ``"."``): ``"c/i/j/k"``, and ``"c"`` alone for a 0-d array; the ``"v2"`` encoding
-  writes v2-style keys (``"i.j.k"``).
+Chunk keys: Zarr v2 joins the grid position with ``dimension_separator`` (``"i.j.k"`` or ``"i/j/k"``;
+``"0"`` for a 0-d array); Zarr v3's ``"default"`` key encoding puts ``"c"`` first (``"c/i/j/k"``), its
+``"v2"`` encoding writes v2-style keys. Sharded v3 arrays (one object holds many chunks) are
+refused by :func:`chunk_layout`.
 
-:func:`chunk_layout` reads these rules from an array's metadata into a :class:`ChunkLayout`;
-:func:`read_array_metadata` downloads that metadata; :func:`chunk_keys` / :func:`chunk_urls` list
-the chunks of a whole level or of a region. Sharded v3 arrays (one object holds many chunks) are
-refused. Downloading the URLs is :mod:`helpers.fetch`'s job.
+Examples
+--------
+>>> chunk_grid((3, 8192, 8192), (1, 512, 512))
+(3, 16, 16)
+>>> chunks_for_region((slice(0, 1), slice(500, 600), slice(0, 10)), (3, 8192, 8192), (1, 512, 512))
+[(0, 0, 0), (0, 1, 0)]
+>>> layout = ChunkLayout((2, 100), (1, 50), "uint16", 3, "c", "/")
+>>> layout.keys((1,))
+['c/1/0', 'c/1/1']
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import product
 from typing import Any
 
-from .fetch import READ_TIMEOUT_S, FetchError, check_url, fetch_sequential
+__all__ = [
+    "ChunkIndex",
+    "ChunkLayout",
+    "Region",
+    "check_region",
+    "chunk_grid",
+    "chunk_keys",
+    "chunk_layout",
+    "chunk_region",
+    "chunks_for_region",
+    "count_chunks",
+    "intersect",
+    "normalize_region",
+    "region_shape",
+    "relative_region",
+]
+
+Region = tuple[slice, ...]
+"""One step-1 slice per axis, with explicit bounds inside the array."""
+ChunkIndex = tuple[int, ...]
+"""A chunk's position in the chunk grid, one integer per axis."""
+Selection = Sequence[slice | int] | slice | int | None
+
+
+def _check_shape_and_chunks(shape: Sequence[int], chunks: Sequence[int]) -> None:
+    if len(shape) != len(chunks):
+        raise ValueError(f"shape {tuple(shape)} and chunks {tuple(chunks)} differ in length")
+    if any(s < 0 for s in shape):
+        raise ValueError(f"negative size in shape {tuple(shape)}")
+    if any(c <= 0 for c in chunks):
+        raise ValueError(f"chunk sizes must be positive, got {tuple(chunks)}")
+
+
+def chunk_grid(shape: Sequence[int], chunks: Sequence[int]) -> tuple[int, ...]:
+    """Number of chunks along each axis: ``ceil(shape / chunks)``.
+
+    Examples
+    --------
+    >>> chunk_grid((10, 7), (4, 3))
+    (3, 3)
+    """
+    _check_shape_and_chunks(shape, chunks)
+    return tuple(math.ceil(s / c) for s, c in zip(shape, chunks, strict=True))
+
+
+def count_chunks(shape: Sequence[int], chunks: Sequence[int]) -> int:
+    """Number of chunks (= objects = GET requests) that hold a whole array.
+
+    Examples
+    --------
+    >>> count_chunks((2, 236, 275, 271), (1, 1, 275, 271))
+    472
+    """
+    return math.prod(chunk_grid(shape, chunks))
+
+
+def normalize_region(selection: Selection, shape: Sequence[int], *, strict: bool = False) -> Region:
+    """A selection as a :data:`Region`: one step-1 slice per axis with explicit bounds.
+
+    Integers become one-wide slices (negative ones count from the end), missing trailing axes are
+    whole, ``None`` bounds are filled in. With ``strict``, the selection must already be one slice
+    per axis (what a viewer hands over).
+
+    Raises
+    ------
+    ValueError
+        Too many axes (or too few with ``strict``), an item that is neither int nor slice, a step
+        other than 1, an index out of range, or a slice that is empty or leaves the array.
+
+    Examples
+    --------
+    >>> normalize_region((1, slice(10, None)), (2, 20, 30))
+    (slice(1, 2, None), slice(10, 20, None), slice(0, 30, None))
+    """
+    if selection is None:
+        selection = ()
+    elif isinstance(selection, slice | int):
+        selection = (selection,)
+    items = list(selection)
+    if len(items) > len(shape) or (strict and len(items) != len(shape)):
+        raise ValueError(f"region has {len(items)} axes but the array has {len(shape)}")
+    items += [slice(None)] * (len(shape) - len(items))
+    region = []
+    for axis, (item, size) in enumerate(zip(items, shape, strict=True)):
+        if (
+            isinstance(item, bool)
+            or not isinstance(item, int | slice)
+            or strict
+            and isinstance(item, int)
+        ):
+            kind = "a slice with step 1" if strict else "ints or slices"
+            raise ValueError(f"axis {axis}: region items must be {kind}, got {item!r}")
+        if isinstance(item, int):
+            index = item + size if item < 0 else item
+            if not 0 <= index < size:
+                raise ValueError(f"axis {axis}: index {item} is out of range for size {size}")
+            region.append(slice(index, index + 1))
+            continue
+        if item.step not in (None, 1):
+            raise ValueError(f"axis {axis}: only step 1 is supported in a region, got {item}")
+        start = 0 if item.start is None else item.start + size if item.start < 0 else item.start
+        stop = size if item.stop is None else item.stop + size if item.stop < 0 else item.stop
+        if not 0 <= start < stop <= size:
+            raise ValueError(
+                f"axis {axis}: region {start}:{stop} is empty or outside the array (size {size})"
+            )
+        region.append(slice(start, stop))
+    return tuple(region)
+
+
+def check_region(region: Region, shape: Sequence[int]) -> Region:
+    """Return ``region`` (one slice per axis) with ``None`` bounds filled in.
+
+    The strict form of :func:`normalize_region`: ``ValueError`` if the region has the wrong number
+    of axes, a step other than 1, or is empty or leaves the array (a viewer reads rectangles).
+
+    Examples
+    --------
+    >>> check_region((slice(None), slice(2, 4)), (10, 5))
+    (slice(0, 10, None), slice(2, 4, None))
+    """
+    return normalize_region(region, shape, strict=True)
+
+
+def chunks_for_region(
+    region: Selection, shape: Sequence[int], chunks: Sequence[int]
+) -> list[ChunkIndex]:
+    """Indices of every chunk that intersects ``region``: exactly what a reader must fetch.
+
+    Along each axis the region ``start:stop`` touches chunks ``start // c`` to ``(stop - 1) // c``;
+    the chunks needed are all combinations (a rectangle of chunks), in C order. ``region`` may be
+    any selection accepted by :func:`normalize_region`.
+
+    Examples
+    --------
+    >>> chunks_for_region((slice(0, 10), slice(4, 9)), (10, 10), (5, 5))
+    [(0, 0), (0, 1), (1, 0), (1, 1)]
+    """
+    _check_shape_and_chunks(shape, chunks)
+    full = normalize_region(region, shape)
+    ranges = [range(s.start // c, (s.stop - 1) // c + 1) for s, c in zip(full, chunks, strict=True)]
+    return list(product(*ranges))
+
+
+def chunk_region(index: ChunkIndex, shape: Sequence[int], chunks: Sequence[int]) -> Region:
+    """The pixels chunk ``index`` covers (edge chunks are cut at the array's border).
+
+    Examples
+    --------
+    >>> chunk_region((2, 2), (10, 7), (4, 3))
+    (slice(8, 10, None), slice(6, 7, None))
+    """
+    grid = chunk_grid(shape, chunks)
+    if len(index) != len(grid) or any(not 0 <= i < g for i, g in zip(index, grid, strict=True)):
+        raise ValueError(f"chunk index {tuple(index)} is outside the chunk grid {grid}")
+    return tuple(
+        slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(index, chunks, shape, strict=True)
+    )
+
+
+def intersect(a: Region, b: Region) -> Region | None:
+    """The overlap of two regions, or ``None`` when they do not overlap."""
+    out = []
+    for sa, sb in zip(a, b, strict=True):
+        start, stop = max(sa.start, sb.start), min(sa.stop, sb.stop)
+        if start >= stop:
+            return None
+        out.append(slice(start, stop))
+    return tuple(out)
+
+
+def region_shape(region: Region) -> tuple[int, ...]:
+    """Number of pixels along each axis of a region."""
+    return tuple(s.stop - s.start for s in region)
+
+
+def relative_region(inner: Region, outer: Region) -> Region:
+    """``inner`` (absolute pixels) as slices into an array that holds ``outer``."""
+    return tuple(
+        slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer, strict=True)
+    )
 
 
 @dataclass(frozen=True)
 class ChunkLayout:
     """Where an array's chunks live, read from its metadata (see :func:`chunk_layout`).
 
-    Attributes:
-        shape: array shape.
-        chunks: chunk shape.
-        dtype: data type as written in the metadata (e.g. ``"<u2"`` or ``"uint16"``).
-        zarr_format: 2 or 3.
-        prefix: text before the chunk indices in a key: ``"c"`` for Zarr v3's default key
-            encoding, ``""`` for Zarr v2 and v3's "v2" encoding.
-        separator: between the indices: ``"."`` or ``"/"``.
+    Attributes
+    ----------
+    shape : tuple of int
+        Array shape.
+    chunks : tuple of int
+        Chunk shape.
+    dtype : str
+        Data type as written in the metadata (e.g. ``"<u2"`` or ``"uint16"``).
+    zarr_format : int
+        2 or 3.
+    prefix : str
+        Text before the chunk indices in a key: ``"c"`` for Zarr v3's default key encoding, ``""``
+        for Zarr v2 and v3's "v2" encoding.
+    separator : str
+        Between the indices: ``"."`` or ``"/"``.
+
+    Examples
+    --------
+    >>> layout = ChunkLayout((4, 4), (2, 2), "<u2", 2, "", ".")
+    >>> layout.grid, layout.nchunks, layout.key((1, 0))
+    ((2, 2), 4, '1.0')
     """
 
     shape: tuple[int, ...]
@@ -54,12 +255,12 @@ class ChunkLayout:
     @property
     def grid(self) -> tuple[int, ...]:
         """Number of chunks along each axis: ``ceil(shape / chunks)``."""
-        return tuple(math.ceil(s / c) for s, c in zip(self.shape, self.chunks, strict=True))
+        return chunk_grid(self.shape, self.chunks)
 
     @property
     def nchunks(self) -> int:
         """Total number of chunks (= objects = requests to read everything)."""
-        return math.prod(self.grid)
+        return count_chunks(self.shape, self.chunks)
 
     def key(self, index: Sequence[int]) -> str:
         """The object key (relative to the array) of the chunk at grid position ``index``."""
@@ -75,61 +276,42 @@ class ChunkLayout:
         parts = [str(i) for i in index] or ([] if self.prefix else ["0"])
         return self.separator.join([self.prefix, *parts] if self.prefix else parts)
 
-    def indices(self, region: Sequence[slice | int] | None = None) -> list[tuple[int, ...]]:
+    def indices(self, region: Selection = None) -> list[ChunkIndex]:
         """Grid positions of the chunks that ``region`` touches (all of them for ``None``), C order."""
-        ranges = []
-        for axis, (sel, size, chunk) in enumerate(
-            zip(_full_region(region, self.shape), self.shape, self.chunks, strict=True)
-        ):
-            start, stop = _bounds(sel, size, axis)
-            ranges.append(
-                range(start // chunk, (stop - 1) // chunk + 1) if stop > start else range(0)
-            )
-        return list(itertools.product(*ranges))
+        if not self.shape:  # a 0-d array has one chunk
+            normalize_region(region, self.shape)
+            return [()]
+        if region is None and 0 in self.shape:  # an empty array has no chunk at all
+            return []
+        return chunks_for_region(region, self.shape, self.chunks)
 
-    def keys(self, region: Sequence[slice | int] | None = None) -> list[str]:
+    def keys(self, region: Selection = None) -> list[str]:
         """Keys of the chunks that ``region`` touches (all of them for ``None``), C order."""
         return [self.key(index) for index in self.indices(region)]
 
 
-def _full_region(region: Sequence[slice | int] | None, shape: tuple[int, ...]) -> list[slice | int]:
-    if region is None:
-        return [slice(None)] * len(shape)
-    if isinstance(region, slice | int):
-        region = (region,)
-    region = list(region)
-    if len(region) > len(shape):
-        raise ValueError(f"region has {len(region)} axes but the array has {len(shape)}")
-    return region + [slice(None)] * (len(shape) - len(region))
-
-
-def _bounds(sel: slice | int, size: int, axis: int) -> tuple[int, int]:
-    if isinstance(sel, bool) or not isinstance(sel, int | slice):
-        raise ValueError(f"axis {axis}: region items must be ints or slices, got {sel!r}")
-    if isinstance(sel, int):
-        index = sel + size if sel < 0 else sel
-        if not 0 <= index < size:
-            raise ValueError(f"axis {axis}: index {sel} is out of range for size {size}")
-        return index, index + 1
-    if sel.step not in (None, 1):
-        raise ValueError(f"axis {axis}: only step 1 is supported in a region, got {sel}")
-    start, stop, _ = sel.indices(size)
-    return start, max(start, stop)
-
-
 def chunk_layout(metadata: dict[str, Any] | Any) -> ChunkLayout:
-    """The :class:`ChunkLayout` of an array, from its metadata.
+    """The :class:`ChunkLayout` of an array, from its metadata document.
 
-    Args:
-        metadata: the parsed ``.zarray`` (Zarr v2) or ``zarr.json`` (Zarr v3) document, or an
-            opened ``zarr.Array`` (its metadata is used).
+    Parameters
+    ----------
+    metadata : dict or zarr.Array
+        The parsed ``.zarray`` (Zarr v2) or ``zarr.json`` (Zarr v3) document, or an opened
+        ``zarr.Array`` (its metadata, already in memory, is used: no request).
 
-    Raises:
-        ValueError: not array metadata, an irregular chunk grid, or a sharded array (one object
-            then holds many chunks, so "one chunk = one key" does not hold).
+    Raises
+    ------
+    ValueError
+        Not array metadata, an irregular chunk grid, or a sharded array (one object then holds
+        many chunks, so "one chunk = one key" does not hold).
+
+    Examples
+    --------
+    >>> chunk_layout({"zarr_format": 2, "shape": [4, 4], "chunks": [2, 2], "dtype": "<u2"}).key((1, 1))
+    '1.1'
     """
     if hasattr(metadata, "metadata") and hasattr(metadata.metadata, "to_dict"):
-        metadata = metadata.metadata.to_dict()  # a zarr.Array
+        metadata = metadata.metadata.to_dict()  # an opened zarr.Array
     if not isinstance(metadata, dict):
         raise ValueError(
             f"expected array metadata (a dict or a zarr.Array), got {type(metadata).__name__}"
@@ -177,7 +359,14 @@ def chunk_layout(metadata: dict[str, Any] | Any) -> ChunkLayout:
     raise ValueError(f"not Zarr array metadata: zarr_format is {fmt!r} (expected 2 or 3)")
 
 
-def _layout(shape, chunks, dtype, fmt: int, prefix: str, separator: str) -> ChunkLayout:
+def _layout(
+    shape: Sequence[int],
+    chunks: Sequence[int],
+    dtype: object,
+    fmt: int,
+    prefix: str,
+    separator: str,
+) -> ChunkLayout:
     if separator not in (".", "/"):
         raise ValueError(f"unsupported chunk key separator {separator!r} (expected '.' or '/')")
     shape, chunks = tuple(int(s) for s in shape), tuple(int(c) for c in chunks)
@@ -186,54 +375,23 @@ def _layout(shape, chunks, dtype, fmt: int, prefix: str, separator: str) -> Chun
     return ChunkLayout(shape, chunks, str(dtype), fmt, prefix, separator)
 
 
-def read_array_metadata(array_url: str, timeout_s: float = READ_TIMEOUT_S) -> dict[str, Any]:
-    """Download and parse an array's metadata: ``zarr.json`` (v3) or else ``.zarray`` (v2).
-
-    Raises:
-        ValueError: neither document exists at ``array_url`` (the message names both URLs).
-        FetchError: the server failed in another way.
-    """
-    base = check_url(array_url).rstrip("/")
-    tried = []
-    for name in ("zarr.json", ".zarray"):
-        try:
-            body = fetch_sequential([f"{base}/{name}"], timeout_s=timeout_s).data[0]
-        except FetchError as err:
-            if err.status == 404:
-                tried.append(f"{base}/{name}")
-                continue
-            raise
-        return json.loads(body)
-    raise ValueError(f"no Zarr array at {base}: neither {tried[0]} nor {tried[1]} exists")
-
-
-def chunk_keys(
-    source: dict[str, Any] | ChunkLayout | Any, region: Sequence[slice | int] | None = None
-) -> list[str]:
+def chunk_keys(source: dict[str, Any] | ChunkLayout | Any, region: Selection = None) -> list[str]:
     """Keys (relative to the array) of the chunks ``region`` touches; all chunks for ``None``.
 
-    ``source`` is array metadata (dict), a :class:`ChunkLayout` or a ``zarr.Array``. ``region`` is a
-    tuple of ints and step-1 slices in array coordinates, e.g. ``(1, slice(0, 10))``.
+    Parameters
+    ----------
+    source : dict, ChunkLayout or zarr.Array
+        Array metadata (a parsed ``.zarray`` / ``zarr.json``), a :class:`ChunkLayout`, or an
+        opened ``zarr.Array``.
+    region : selection, optional
+        Ints and step-1 slices in array coordinates, e.g. ``(1, slice(0, 10))``.
+
+    Examples
+    --------
+    >>> meta = {"zarr_format": 2, "shape": [3, 10], "chunks": [1, 10], "dtype": "<u2",
+    ...         "dimension_separator": "/"}
+    >>> chunk_keys(meta, (slice(1, 3),))
+    ['1/0', '2/0']
     """
     layout = source if isinstance(source, ChunkLayout) else chunk_layout(source)
     return layout.keys(region)
-
-
-def chunk_urls(
-    array_url: str,
-    region: Sequence[slice | int] | None = None,
-    metadata: dict[str, Any] | ChunkLayout | None = None,
-) -> list[str]:
-    """Full URLs of the chunks ``region`` touches, reading the metadata from ``array_url`` if not given."""
-    base = check_url(array_url).rstrip("/")
-    source = read_array_metadata(base) if metadata is None else metadata
-    return [f"{base}/{key}" for key in chunk_keys(source, region)]
-
-
-__all__ = [
-    "ChunkLayout",
-    "chunk_keys",
-    "chunk_layout",
-    "chunk_urls",
-    "read_array_metadata",
-]

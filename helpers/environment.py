@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import platform
 import re
+from dataclasses import dataclass
 from importlib import metadata
+
+__all__ = ["DISTRIBUTION", "PackageCheck", "check_environment", "pinned_requirements"]
 
 DISTRIBUTION = "remote-bigimage-course"
 
@@ -21,16 +24,34 @@ def pinned_requirements() -> dict[str, str]:
     return pins
 
 
-def check_environment() -> list[dict[str, str]]:
-    """One row per pinned package: name, pinned version, installed version and "ok" / "DIFFERENT" / "MISSING"."""
-    rows = [
-        {
-            "package": "python",
-            "pinned": ">=3.11",
-            "installed": platform.python_version(),
-            "status": "ok",
-        }
-    ]
+@dataclass(frozen=True)
+class PackageCheck:
+    """One package: the version the course pins, the one installed, and whether they agree."""
+
+    package: str
+    pinned: str
+    installed: str
+    status: str
+    """``"ok"``, ``"DIFFERENT"`` or ``"MISSING"``."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the installed version is the pinned one."""
+        return self.status == "ok"
+
+
+def check_environment() -> list[PackageCheck]:
+    """One :class:`PackageCheck` per pinned package (Python first).
+
+    Examples
+    --------
+    >>> from helpers.tables import format_table
+    >>> rows = check_environment()
+    >>> print(format_table(rows))  # doctest: +SKIP
+    >>> [r.package for r in rows if not r.ok]  # doctest: +SKIP
+    []
+    """
+    rows = [PackageCheck("python", ">=3.11", platform.python_version(), "ok")]
     for name, pinned in sorted(pinned_requirements().items()):
         try:
             installed = metadata.version(name)
@@ -38,16 +59,5 @@ def check_environment() -> list[dict[str, str]]:
             installed, status = "-", "MISSING"
         else:
             status = "ok" if installed == pinned else "DIFFERENT"
-        rows.append({"package": name, "pinned": pinned, "installed": installed, "status": status})
+        rows.append(PackageCheck(name, pinned, installed, status))
     return rows
-
-
-def format_table(rows: list[dict[str, object]]) -> str:
-    """A plain-text table of dict rows (same keys), for printing in notebooks and CLIs."""
-    if not rows:
-        return "(nothing)"
-    keys = list(rows[0])
-    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
-    lines = ["  ".join(k.ljust(widths[k]) for k in keys), "  ".join("-" * widths[k] for k in keys)]
-    lines += ["  ".join(str(r[k]).ljust(widths[k]) for k in keys) for r in rows]
-    return "\n".join(lines)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+__all__ = ["REPO_ROOT", "data_dir", "samples_dir"]
+
 REPO_ROOT: Path = Path(__file__).resolve().parent.parent
 """The folder that holds ``helpers/`` and ``notebooks/``."""
 

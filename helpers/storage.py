@@ -1,19 +1,28 @@
-"""Parse dataset locations and make fast, anonymous stores and filesystems for them.
+"""Dataset locations, fast anonymous stores for them, and the stores' lifetime.
 
 Why the settings matter (measured, see notebook 02): with its defaults, s3fs sends a HEAD request
 before every whole-object GET (because ``max_concurrency`` > 1 makes it ask for the size first), which
 doubles the round trips per chunk, and botocore keeps at most 10 connections, so more than ~10 requests
 are never in flight. :func:`s3_filesystem` sets ``max_concurrency=1`` (one plain GET per chunk) and
 ``max_pool_connections=64``, with short connect timeouts so an unreachable endpoint fails fast.
+
+Lifetime: asynchronous filesystems hold aiohttp sessions. :func:`close_store` (or closing the image
+that uses the store, ``with open_image(...) as image:``) closes them at once; anything still open
+is closed at exit by :func:`close_filesystems`, so no "Unclosed client session" warning appears.
+
+Examples
+--------
+>>> parse_location("s3://course-data/v0.4/x.zarr/").path
+'course-data/v0.4/x.zarr'
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import fsspec
@@ -21,9 +30,22 @@ import s3fs
 import zarr
 from zarr.abc.store import Store
 
-MAX_CONNECTIONS = 64
-CONNECT_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 20.0
+from ._compat import cached_async_filesystems, close_filesystem_sessions
+from .config import CONNECT_TIMEOUT_S, MAX_CONNECTIONS, READ_TIMEOUT_S
+
+__all__ = [
+    "Location",
+    "check_reachable",
+    "close_filesystem",
+    "close_filesystems",
+    "close_store",
+    "http_filesystem",
+    "parse_location",
+    "s3_filesystem",
+    "track_filesystem",
+    "zarr_store",
+]
+
 SCHEMES = ("s3", "http", "https", "file", "")
 _ASYNC_FILESYSTEMS: dict[int, fsspec.AbstractFileSystem] = {}  # closed at exit
 
@@ -99,8 +121,26 @@ def check_reachable(url: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
         ) from None
 
 
-def s3_filesystem(endpoint: str | None, asynchronous: bool = False, **options) -> s3fs.S3FileSystem:
-    """An anonymous s3fs filesystem tuned for many small GETs (see the module docstring)."""
+def s3_filesystem(
+    endpoint: str | None, asynchronous: bool = False, **options: Any
+) -> s3fs.S3FileSystem:
+    """An anonymous s3fs filesystem tuned for many small GETs (see the module docstring).
+
+    Parameters
+    ----------
+    endpoint : str or None
+        The S3 server, e.g. ``cloud.endpoint``; ``None`` for AWS.
+    asynchronous : bool
+        True for the asynchronous form zarr's stores use.
+    **options
+        Passed on to ``s3fs.S3FileSystem`` (they override the tuned settings).
+
+    Examples
+    --------
+    >>> fs = s3_filesystem("http://127.0.0.1:9000")
+    >>> fs.ls("course-data")  # doctest: +SKIP
+    ['course-data/synthetic', 'course-data/v0.4', 'course-data/v0.5']
+    """
     config = {
         "max_pool_connections": MAX_CONNECTIONS,
         "connect_timeout": CONNECT_TIMEOUT_S,
@@ -140,39 +180,37 @@ def zarr_store(location: Location) -> Store:
 
 
 def track_filesystem(fs: fsspec.AbstractFileSystem) -> None:
-    """Have :func:`close_filesystems` close ``fs``'s HTTP sessions at exit (fsspec caches instances,
-    so few are tracked)."""
+    """Have :func:`close_filesystems` close ``fs``'s HTTP sessions at exit.
+
+    fsspec caches instances, so few are tracked.
+    """
     _ASYNC_FILESYSTEMS[id(fs)] = fs
-
-
-async def _close_sessions(fs: fsspec.AbstractFileSystem) -> None:
-    creator = getattr(fs, "_s3creator", None)
-    if creator is not None:  # s3fs
-        fs._s3 = fs._s3creator = None
-        await creator.__aexit__(None, None, None)
-    session = getattr(fs, "_session", None)
-    if session is not None:  # fsspec HTTP
-        fs._session = None
-        await session.close()
 
 
 def close_filesystem(fs: fsspec.AbstractFileSystem) -> None:
     """Close an asynchronous filesystem's HTTP sessions now (no "Unclosed client session" warnings)."""
-    from zarr.core.sync import sync
-
-    with contextlib.suppress(Exception):
-        sync(_close_sessions(fs), timeout=2)
+    close_filesystem_sessions(fs)
     _ASYNC_FILESYSTEMS.pop(id(fs), None)
 
 
+def close_store(store: Store) -> None:
+    """Release what ``store`` holds open: the HTTP sessions of its filesystem, if it has one.
+
+    Reading through the store afterwards opens new sessions (nothing breaks, it is only slower).
+    """
+    fs = getattr(store, "fs", None)
+    if fs is not None and getattr(fs, "asynchronous", False):
+        close_filesystem(fs)
+
+
 def _open_async_filesystems() -> list[fsspec.AbstractFileSystem]:
-    """Tracked filesystems plus fsspec's cached asynchronous S3/HTTP instances (stores that arrived
-    pickled, e.g. in a Dask worker, come back as cached instances that nobody tracked)."""
+    """Tracked filesystems plus fsspec's cached asynchronous S3/HTTP instances.
+
+    Stores that arrived pickled (e.g. in a Dask worker) come back as cached instances that nobody
+    tracked.
+    """
     found = dict(_ASYNC_FILESYSTEMS)
-    for cls in (s3fs.S3FileSystem, fsspec.get_filesystem_class("http")):
-        for fs in list(getattr(cls, "_cache", {}).values()):
-            if getattr(fs, "asynchronous", False):
-                found[id(fs)] = fs
+    found.update((id(fs), fs) for fs in cached_async_filesystems())
     return list(found.values())
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from helpers.catalog import remote_available
 from helpers.cloud import Cloud, start_cloud
-from helpers.data import build_samples
+from helpers.samples import build_samples
 
 
 @pytest.fixture(scope="session")

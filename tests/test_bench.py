@@ -1,4 +1,5 @@
-"""helpers.bench: the model, the benchmark data, the runner, the table, the plot and the CLI."""
+"""helpers.bench: the model, the benchmark array, the runner, the table, the plot, the cloud check
+and the one CLI (python -m helpers.bench [download|browse|segment|cloud])."""
 
 from __future__ import annotations
 
@@ -20,15 +21,19 @@ from helpers.bench import (
     bench_target,
     check_targets,
     format_table,
-    ideal_speedup,
-    model_time_s,
     plot_benchmark,
-    plot_scaling,
     run_benchmark,
     write_bench_array,
 )
-from helpers.bench.__main__ import main
+from helpers.bench.__main__ import COMMANDS, main
+from helpers.bench.targets import (
+    DOWNLOAD_RATIO_AT_16,
+    DOWNLOAD_RATIO_AT_64,
+    DOWNLOAD_SPEEDUP_AT_16,
+    cloud_latency_range,
+)
 from helpers.fetch import fetch_async
+from helpers.model import ideal_speedup, model_time_s, plot_scaling
 
 
 def test_model() -> None:
@@ -153,6 +158,10 @@ def test_check_targets_logic() -> None:
     ]
     checks = check_targets(good)
     assert len(checks) == 5 and all(c.met for c in checks)
+    # the targets are the numbers of helpers.bench.targets
+    targets = " ".join(c.target for c in checks)
+    for number in (DOWNLOAD_RATIO_AT_16, DOWNLOAD_SPEEDUP_AT_16, DOWNLOAD_RATIO_AT_64):
+        assert f"{number:g}" in targets
     bad = [
         _record(RECOMMENDED, "helper", 16, 0.5, 0.4, 13),
         _record(RECOMMENDED, "helper", 64, 0.3, 0.1, 21),
@@ -249,3 +258,77 @@ def test_bench_target_array_is_readable_by_zarr(tmp_path) -> None:
     array = write_bench_array(str(tmp_path / path), 4)
     assert zarr.open_array(str(tmp_path / path), mode="r").shape == array.shape == (4, 512, 512)
     assert math.prod(array.chunks) * 2 == CHUNK_BYTES
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_help_lists_the_sub_commands() -> None:
+    done = _run("helpers.bench", "--help")
+    assert done.returncode == 0
+    for command in ("download", "browse", "segment", "cloud"):
+        assert command in COMMANDS and f"  {command} " in done.stdout
+    assert "--strict" in done.stdout  # still the download flags
+    assert _run("helpers.bench", "download", "--help").stdout == done.stdout
+    segment = _run("helpers.bench", "segment", "--help")  # forwarded to helpers.bench.segment
+    assert segment.returncode == 0 and "usage:" in segment.stdout
+
+
+def test_browse_help_through_both_commands() -> None:
+    for args in (("helpers.bench", "browse"), ("helpers.browse", "--bench")):
+        done = _run(*args, "--help")
+        assert done.returncode == 0, done.stderr
+        assert "usage: python -m " + " ".join(args) in done.stdout
+        for flag in ("--endpoint", "--latency-ms", "--screen", "--dataset"):
+            assert flag in done.stdout
+    done = _run("helpers.bench", "cloud", "--help")
+    assert done.returncode == 0
+    for flag in ("--endpoint", "--latency-ms", "--jitter-ms", "--bandwidth-mbps", "--repeats"):
+        assert flag in done.stdout
+
+
+def test_cli_refuses_an_unknown_sub_command(capsys) -> None:
+    assert main(["nope"]) == 2
+    assert "unknown sub-command 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["browse", "--screen", "8"])  # checked before any cloud starts
+    assert info.value.code == 2
+
+
+def test_cloud_check_is_typed_and_prints_the_same_table_from_both_commands(
+    empty_cloud, capsys
+) -> None:
+    from helpers.bench.cloud import CloudCheck, LatencyFigure, format_check, measure_cloud
+    from helpers.cloud.__main__ import main as cloud_main
+
+    check = measure_cloud(empty_cloud.endpoint, empty_cloud.scratch_bucket, 50.0, repeats=1)
+    assert isinstance(check, CloudCheck) and check.latency_ms == 50.0
+    assert [f.in_flight for f in check.figures] == [1, 16, 64]
+    for figure in check.figures:
+        assert isinstance(figure, LatencyFigure)
+        assert figure.target == cloud_latency_range(figure.in_flight)
+        assert figure.median_ms >= 0.9 * 50 and figure.p90_ms >= figure.median_ms
+        assert figure.met == (figure.target[0] <= figure.ratio <= figure.target[1])
+    assert len(check.big_walls_s) == 1 and check.big_budget_s == pytest.approx(0.150)
+    assert check.ok == (all(f.met for f in check.figures) and check.big_met)
+    table = format_check(check)
+    assert (
+        table.splitlines()[1].split()
+        == "in flight | median ms | p90 ms | median/setting | target".split()
+    )
+
+    outputs = []
+    for run in (
+        lambda: cloud_main(["check", "--endpoint", empty_cloud.endpoint, "--repeats", "1"]),
+        lambda: main(["cloud", "--endpoint", empty_cloud.endpoint, "--repeats", "1"]),
+    ):
+        assert run() in (0, 1)  # 1: a target missed on a busy machine
+        outputs.append(capsys.readouterr().out.splitlines())
+    old, new = outputs
+    assert len(old) == len(new) == 6
+    assert old[:2] == new[:2] == table.splitlines()[:2]
+    for a, b in zip(old[2:], new[2:], strict=True):  # same rows, measured twice
+        assert a.split()[0] == b.split()[0] and a.split()[-2] == b.split()[-2]

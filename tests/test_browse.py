@@ -1,4 +1,5 @@
-"""helpers.browse: the view maths (no I/O), the counting reader and cache, the widget, the bench."""
+"""helpers.browse: the view maths (no I/O), the counting reader and cache, the widget; the browsing
+benchmark (helpers.bench.browse, also python -m helpers.browse --bench)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import numpy as np
 import pytest
 import zarr
 
+from helpers._compat import buffer_prototype, run_sync
+from helpers.bench.__main__ import main as bench_main
+from helpers.bench.tour import check_steps, run_tour, tour
 from helpers.browse import (
     Browser,
     CountingStore,
@@ -20,15 +24,15 @@ from helpers.browse import (
     chunks_for_region,
     count_chunks,
     downsampling_factors,
+    format_bytes,
     level_for_screen,
     physical_extent,
     view_region,
     window,
 )
 from helpers.browse.__main__ import main as browse_main
-from helpers.browse.bench import check_steps, run_tour, tour
-from helpers.browse.views import check_region, intersect
-from helpers.omezarr import image_from_group
+from helpers.chunks import check_region, intersect
+from helpers.image import image_from_group
 
 # --- view maths ---------------------------------------------------------------------------------
 
@@ -258,24 +262,18 @@ def test_reader_counts_real_bytes_and_refetches_without_a_cache() -> None:
     assert first.requests == second.requests == 4  # 32 x 32 in 16 x 16 chunks
     store = image.levels[0].store_path.store
     keys = [f"0/c/0/{i}/{j}" for i in range(2) for j in range(2)]
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.sync import sync
-
-    stored = sum(len(sync(store.get(k, default_buffer_prototype()))) for k in keys)
+    stored = sum(len(run_sync(store.get(k, buffer_prototype()))) for k in keys)
     assert first.bytes == stored == second.bytes
 
 
 def test_counting_store_counts_partial_reads_and_missing_objects() -> None:
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.sync import sync
-
     inner = zarr.storage.MemoryStore()
-    sync(inner.set("a", default_buffer_prototype().buffer.from_bytes(b"12345")))
+    run_sync(inner.set("a", buffer_prototype().buffer.from_bytes(b"12345")))
     store = CountingStore(inner)
-    proto = default_buffer_prototype()
-    assert sync(store.get("missing", proto)) is None
-    sync(store.get("a", proto))
-    sync(store.get_partial_values(proto, [("a", None), ("a", None)]))
+    proto = buffer_prototype()
+    assert run_sync(store.get("missing", proto)) is None
+    run_sync(store.get("a", proto))
+    run_sync(store.get_partial_values(proto, [("a", None), ("a", None)]))
     assert (store.requests, store.bytes, store.missing) == (4, 15, 1)
     store.reset()
     assert store.snapshot() == (0, 0, 0)
@@ -287,6 +285,37 @@ def test_reader_refuses_bad_levels_and_settings() -> None:
         ViewReader(image).read(View(level=3, center_yx=(0, 0)))
     with pytest.raises(ValueError, match="concurrency"):
         ViewReader(image, concurrency=0)
+    with pytest.raises(ValueError, match="concurrency must be an integer >= 1, got '8'"):
+        ViewReader(image, concurrency="8")
+    with pytest.raises(ValueError, match="concurrency"):
+        ViewReader(image, concurrency=2.5)
+    for bad in (0, -1, "60", None, True):
+        with pytest.raises(ValueError, match="timeout"):
+            ViewReader(image, timeout_s=bad)
+    assert ViewReader(image, concurrency=8, timeout_s=5).timeout_s == 5
+
+
+def test_chunk_grid_names_are_the_ones_of_helpers_chunks() -> None:
+    import helpers.browse
+    import helpers.browse.views
+    import helpers.chunks
+
+    for name in ("chunk_grid", "chunk_region", "chunks_for_region", "count_chunks"):
+        assert getattr(helpers.browse, name) is getattr(helpers.chunks, name)
+    for name in ("chunk_grid", "check_region", "intersect", "region_shape", "chunks_for_region"):
+        assert not hasattr(helpers.browse.views, name)  # no second copy of the grid maths
+
+
+def test_format_bytes_uses_decimal_units() -> None:
+    assert [format_bytes(n) for n in (0, 999, 1000, 612_345, 1_234_567, 3e9, 3e12)] == [
+        "0 B",
+        "999 B",
+        "1.0 kB",
+        "612.3 kB",
+        "1.2 MB",
+        "3.0 GB",
+        "3000.0 GB",
+    ]
 
 
 def test_browser_widget_updates_image_and_readout() -> None:
@@ -310,6 +339,53 @@ def test_browser_widget_updates_image_and_readout() -> None:
     assert len(browser.history) == 5
 
 
+def zstack_image(version: str):
+    """A one-level (c, z, y, x) image whose omero metadata sets a window and a default plane."""
+    root = zarr.open_group(
+        zarr.storage.MemoryStore(), mode="w", zarr_format=3 if version == "0.5" else 2
+    )
+    arr = root.create_array("0", shape=(1, 6, 32, 32), chunks=(1, 1, 16, 16), dtype="uint16")
+    arr[...] = 7
+    axes = [{"name": "c", "type": "channel"}] + [
+        {"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"
+    ]
+    scale = [{"type": "scale", "scale": [1, 1, 0.5, 0.5]}]
+    multiscale = {"axes": axes, "datasets": [{"path": "0", "coordinateTransformations": scale}]}
+    omero = {
+        "channels": [
+            {"label": "DAPI", "window": {"min": 0, "max": 4000, "start": 100, "end": 900}}
+        ],
+        "rdefs": {"defaultZ": 4},
+    }
+    if version == "0.5":
+        root.attrs["ome"] = {"version": "0.5", "multiscales": [multiscale], "omero": omero}
+    else:
+        root.attrs.update({"multiscales": [{"version": "0.4", **multiscale}], "omero": omero})
+    return image_from_group(root, f"memory://zstack-{version}")
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_browser_reads_contrast_and_default_plane_from_either_version(version) -> None:
+    browser = Browser(zstack_image(version), screen=(32, 32))
+    assert browser.z_slider is not None and browser.z_slider.value == 4
+    assert browser.view.z == 4
+    assert (browser.contrast_slider.min, browser.contrast_slider.max) == (0, 4000)
+    assert browser.contrast_slider.value == (100, 900)
+
+
+def test_browser_chunk_grid_lines_sit_on_the_chunk_borders_in_view() -> None:
+    image = memory_image(levels=1, size=64, chunk=16)  # pixel 0.5 um: borders every 8 um
+    browser = Browser(image, screen=(40, 40))  # the view spans pixels 12:52 on y and x
+    region = browser.last.region
+    assert region[1:] == (slice(12, 52), slice(12, 52))
+    horizontal = sorted(line.get_ydata()[0] for line in browser._grid_lines[:3])
+    vertical = sorted(line.get_xdata()[0] for line in browser._grid_lines[3:])
+    assert len(browser._grid_lines) == 6
+    assert horizontal == vertical == [8.0, 16.0, 24.0]  # pixels 16, 32 and 48
+    browser.grid_box.value = False
+    assert browser._grid_lines == []
+
+
 # --- against the local cloud ------------------------------------------------------------------------
 
 
@@ -330,9 +406,12 @@ def test_counted_requests_match_the_cloud_and_the_bench_tour_passes(cloud) -> No
 
 def test_bench_cli(cloud, capsys) -> None:
     assert browse_main([]) == 2  # no action: help
-    code = browse_main(["--bench", "--endpoint", cloud.endpoint])
-    out = capsys.readouterr().out
-    assert "revisit overview" in out and "served from cache" in out
-    if code != 0:  # only the time limit may fail on a busy machine, never the counts
-        failures = out.split("FAILED:")[1].strip().splitlines()
-        assert failures and all(" took " in line for line in failures), out
+    capsys.readouterr()
+    for run in (browse_main, bench_main):
+        args = ["--bench"] if run is browse_main else ["browse"]
+        code = run([*args, "--endpoint", cloud.endpoint])
+        out = capsys.readouterr().out
+        assert "revisit overview" in out and "served from cache" in out
+        if code != 0:  # only the time limit may fail on a busy machine, never the counts
+            failures = out.split("FAILED:")[1].strip().splitlines()
+            assert failures and all(" took " in line for line in failures), out

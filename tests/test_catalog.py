@@ -11,7 +11,7 @@ import zarr
 import helpers.catalog as catalog
 from helpers import open_image
 from helpers.cloud import Cloud
-from helpers.omezarr import NotOmeZarrError
+from helpers.image import NotOmeZarrError
 
 PATHS = {"nuclei": "v0.4/idr0062A/6001240.zarr", "nuclei_v05": "v0.5/idr0062A/6001240_labels.zarr"}
 

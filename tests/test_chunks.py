@@ -1,4 +1,4 @@
-"""helpers.chunks: chunk keys for both Zarr formats, regions, metadata over HTTP."""
+"""helpers.chunks: chunk keys for both Zarr formats, regions; helpers.fetch: metadata over HTTP."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import zarr
 
-from helpers.chunks import ChunkLayout, chunk_keys, chunk_layout, chunk_urls, read_array_metadata
+from helpers.chunks import ChunkLayout, chunk_keys, chunk_layout
 from helpers.cloud import Cloud
-from helpers.fetch import fetch_async
+from helpers.fetch import chunk_urls, fetch_async, read_array_metadata
 
 ENCODINGS = [
     (2, {"name": "v2", "separator": "."}),
@@ -76,6 +76,7 @@ def test_zero_dimensional_arrays(tmp_path) -> None:
 def test_region_selects_exactly_the_overlapping_chunks() -> None:
     layout = ChunkLayout((10, 23, 17), (3, 5, 4), "<u2", 3, "c", "/")
     rng = random.Random(1)
+    empty_regions = 0
     for _ in range(200):
         region = []
         for size in layout.shape:
@@ -92,7 +93,15 @@ def test_region_selects_exactly_the_overlapping_chunks() -> None:
                 hit &= lo < hi and lo < (i + 1) * c and hi > i * c
             if hit:
                 expected.append(index)
-        assert layout.indices(tuple(region)) == expected
+        empty = any(isinstance(sel, slice) and sel.start == sel.stop for sel in region)
+        assert empty == (expected == [])  # a non-empty region always touches a chunk
+        if empty:  # an empty region is a mistake, not "no chunks": it is refused
+            empty_regions += 1
+            with pytest.raises(ValueError, match="empty or outside the array"):
+                layout.indices(tuple(region))
+        else:
+            assert layout.indices(tuple(region)) == expected
+    assert 0 < empty_regions < 100  # both kinds of region were tried
 
 
 def test_layout_numbers_and_short_regions() -> None:

@@ -1,4 +1,5 @@
-"""The pipeline on a real ``dask scheduler`` + two ``dask worker`` processes, and helpers.distributed.
+"""The pipeline on a real ``dask scheduler`` + two ``dask worker`` processes: helpers.segment.cluster
+and the benchmark's report and command line (helpers.bench.segment).
 
 The scheduler and workers are started from the venv's ``dask`` command on 127.0.0.1, without
 ``COURSE_ENDPOINT`` in their environment: the local cloud's endpoint must travel inside the graph.
@@ -20,10 +21,12 @@ import numpy as np
 import pytest
 import zarr
 
-from helpers import distributed as dd
 from helpers import open_image
 from helpers import segment as seg
+from helpers.bench import segment as bench_segment
 from helpers.paths import REPO_ROOT
+from helpers.segment import cluster as dd
+from helpers.segment.__main__ import main as segment_main
 
 DASK = Path(sys.executable).with_name("dask")
 NUCLEI_KEY = "v0.4/idr0062A/6001240.zarr"
@@ -191,30 +194,33 @@ def test_limits_arithmetic() -> None:
 
 def test_report_prints_the_targets_figures(capsys) -> None:
     limits = dd.Limits(0.1, 267, 64, 13_300_000, 50.0, 1.0)
-    result = {
-        "workers": 2,
-        "threads_per_worker": 4,
-        "seconds": 3.0,
-        "all_seconds": [3.2, 3.0],
-        "run": {
-            "requests_by_method": {"GET": 238},
-            "bytes_sent": 13_300_000,
-            "max_in_flight": 63,
-            "cpu_s": {"workers": 1.2, "client": 0.1, "cloud": 0.7},
-        },
-        "limits": {
-            **dataclasses.asdict(limits),
-            "request_bound_s": limits.request_bound_s,
-            "bandwidth_bound_s": limits.bandwidth_bound_s,
-        },
-        "largest_limit": limits.largest[0],
-        "ratio": 3.0 / limits.largest[1],
-        "identical": True,
-        "objects": 19,
-        "cores": 2,
-        "compute_cpu_s": 0.9,
-    }
-    dd.print_report(result)
+    run = dd.Run(
+        seconds=3.0,
+        workers=2,
+        threads=8,
+        requests_by_method={"GET": 238},
+        bytes_sent=13_300_000,
+        max_in_flight=63,
+        cpu_s={"workers": 1.2, "client": 0.1, "cloud": 0.7},
+    )
+    result = bench_segment.SegmentBenchResult(
+        workers=2,
+        threads_per_worker=4,
+        threshold=900.0,
+        seconds=3.0,
+        all_seconds=[3.2, 3.0],
+        run=run,
+        limits=limits,
+        largest_limit=limits.largest[0],
+        ratio=3.0 / limits.largest[1],
+        identical=True,
+        objects=19,
+        serve_s=0.8,
+        cores=2,
+        compute_cpu_s=0.9,
+    )
+    assert result.met
+    bench_segment.print_report(result)
     out = capsys.readouterr().out
     assert "2 workers x 4 threads; latency 100 ms, 50 Mbit/s" in out
     assert "request-bound 0.50 s (267 requests / 64 in flight x 100 ms)" in out
@@ -222,6 +228,11 @@ def test_report_prints_the_targets_figures(capsys) -> None:
     assert "(bandwidth-bound) = 1.41 (<= 1.5)" in out and "-> OK" in out
     assert "workers 1.20 + client 0.10 + cloud 0.70 = 2.00 s on 2 cores: at least 1.00 s" in out
     assert "(the in-memory run used 0.90 s)" in out
+    assert "need 0.80 s for the chunk reads alone" in out
+    missed = dataclasses.replace(result, identical=False)
+    assert not missed.met
+    bench_segment.print_report(missed)
+    assert "-> MISSED" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -229,13 +240,24 @@ def test_report_prints_the_targets_figures(capsys) -> None:
 )
 def test_bench_cli_rejects_bad_arguments(args, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        seg.main(["--bench", *args])
+        segment_main(["--bench", *args])
     assert exit_info.value.code == 2
     assert "error" in capsys.readouterr().err
 
 
 def test_bench_cli_help(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        seg.main(["--bench", "--help"])
+        segment_main(["--bench", "--help"])
     assert exit_info.value.code == 0
     assert "request-, bandwidth- and compute-bound" in capsys.readouterr().out
+
+
+def test_bench_segment_main_is_the_same_cli(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench_segment.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "python -m helpers.bench segment" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:  # the legacy --bench flag is accepted
+        bench_segment.main(["--bench", "--repeats", "0"])
+    assert exit_info.value.code == 2
+    assert "--repeats must be at least 1" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import math
 import threading
 import time
@@ -30,6 +31,7 @@ from helpers.fetch import (
     fetch_sequential,
     fetch_threads,
 )
+from helpers.fetch.retry import Attempts
 
 FETCHERS = {
     "sequential": lambda urls, c=1, **kw: fetch_sequential(urls, **kw),
@@ -308,6 +310,92 @@ def test_check_answer_decides_good_retry_or_fail() -> None:
             check_answer(status, "x", None, b"", policy)
     assert [policy.delay_s(n) for n in (1, 2, 3)] == [0.05, 0.1, 0.2]
     assert RetryPolicy(backoff_s=1, max_backoff_s=1.5).delay_s(5) == 1.5
+
+
+def test_the_retry_loop_counts_waits_and_gives_up() -> None:
+    policy = RetryPolicy(attempts=4, backoff_s=0.1, max_backoff_s=0.25)
+    # a URL that keeps failing: the waits double up to the cap, then FetchError after 4 attempts
+    attempts = Attempts("http://h/k", policy)
+    seen, delays = [], []
+    with pytest.raises(
+        FetchError, match=r"GET http://h/k failed after 4 attempts: HTTP 503"
+    ) as info:
+        for attempt in attempts:
+            seen.append(attempt)
+            delays.append(attempts.failed(RetryableError("HTTP 503 Slow Down", 503)))
+    assert seen == [1, 2, 3, 4]
+    assert delays == attempts.delays_s == [0.1, 0.2, 0.25]
+    assert (info.value.url, info.value.attempts, info.value.status) == ("http://h/k", 4, 503)
+    assert info.value.reason == "HTTP 503 Slow Down"
+    # a permanent error ends the loop at once, whatever the policy allows
+    attempts = Attempts("http://h/missing", policy)
+    with pytest.raises(FetchError, match="failed after 1 attempt: HTTP 404") as info:
+        for _attempt in attempts:
+            attempts.failed(PermanentError("HTTP 404 Not Found (not retried)", 404))
+    assert info.value.status == 404 and attempts.delays_s == []
+    # a success on the second attempt: one wait, attempt number 2 reported
+    attempts = Attempts("http://h/k", policy)
+    for attempt in attempts:
+        if attempt == 2:
+            break
+        attempts.failed(RetryableError("ConnectionResetError: reset"))
+    assert (attempt, attempts.made, attempts.delays_s) == (2, 2, [0.1])
+    # no retry: the first failure is the last
+    attempts = Attempts("http://h/k", NO_RETRY)
+    with pytest.raises(FetchError, match="1 attempt"):
+        for _attempt in attempts:
+            attempts.failed(RetryableError("HTTP 503", 503))
+
+
+def test_blocking_and_async_clients_share_one_retry_loop(faults, monkeypatch, caplog) -> None:
+    """Same policy, same faults: the same attempts, waits, log lines and FetchError everywhere."""
+    calls: list[tuple[str, int, str]] = []
+    failed = Attempts.failed
+
+    def spy(self: Attempts, error: RetryableError | PermanentError) -> float:
+        calls.append((self.url.rsplit("/", 2)[-2], self.made, error.reason))
+        return failed(self, error)
+
+    monkeypatch.setattr(Attempts, "failed", spy)  # the one loop: every client goes through it
+    caplog.set_level(logging.DEBUG, logger="helpers.fetch")
+    policy = RetryPolicy(attempts=4, backoff_s=0.05, max_backoff_s=0.08)
+    outcomes = {}
+    for name, fetcher in FETCHERS.items():
+        calls.clear()
+        caplog.clear()
+        faults.hits.clear()
+        start = time.monotonic()
+        with pytest.raises(FetchError) as info:
+            fetcher([f"{faults.base}/always503/k"], 1, retry=policy)
+        elapsed = time.monotonic() - start
+        assert elapsed >= (0.05 + 0.08 + 0.08) * 0.95, name  # the waits were really waited
+        retried = fetcher([f"{faults.base}/slowdown2/k"], 1, retry=policy)
+        assert retried.data == [BODY] and retried.timings[0].attempts == 3, name
+        assert faults.hits["/always503/k"] == 4 and faults.hits["/slowdown2/k"] == 3, name
+        outcomes[name] = (
+            str(info.value),
+            info.value.attempts,
+            info.value.status,
+            list(calls),
+            [
+                r.getMessage().replace(faults.base, "")
+                for r in caplog.records
+                if r.name.startswith("helpers.fetch")
+            ],
+        )
+    assert outcomes["sequential"] == outcomes["threads"] == outcomes["async"]
+    message, attempts, status, seen, logged = outcomes["async"]
+    assert message.endswith("failed after 4 attempts: HTTP 503 Service Unavailable (SlowDown)")
+    assert (attempts, status) == (4, 503)
+    assert [(k, n) for k, n, _ in seen] == [("always503", n) for n in (1, 2, 3, 4)] + [
+        ("slowdown2", 1),
+        ("slowdown2", 2),
+    ]
+    assert logged[:3] == [
+        f"GET /always503/k: attempt {n} of 4 failed (HTTP 503 Service Unavailable (SlowDown)), "
+        f"retrying in {wait:.3f} s"
+        for n, wait in ((1, 0.05), (2, 0.08), (3, 0.08))
+    ]
 
 
 def _fetch_in_child(urls: list[str], queue) -> None:

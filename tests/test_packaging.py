@@ -41,7 +41,7 @@ def test_pyproject_pins_every_runtime_dependency() -> None:
     pins = pyproject_pins()
     for core in (
         "zarr",
-        "ome-zarr",
+        "ome-zarr-models",
         "s3fs",
         "moto",
         "jupyterlab",
@@ -72,7 +72,7 @@ def test_binder_postbuild_installs_helpers_and_builds_data() -> None:
     post = REPO_ROOT / "binder" / "postBuild"
     assert os.access(post, os.X_OK)
     text = post.read_text()
-    assert "pip install" in text and "helpers.data build" in text
+    assert "pip install" in text and "helpers.samples build" in text
 
 
 def test_ci_runs_the_readme_test_command() -> None:

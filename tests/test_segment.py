@@ -1,4 +1,4 @@
-"""helpers.segment: the blockwise pipeline equals the in-memory one, scores, errors, label writing."""
+"""helpers.segment: the blockwise pipeline equals the in-memory one, scores, errors, labels, CLI."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from scipy import ndimage as ndi
 
 from helpers import open_image
 from helpers import segment as seg
+from helpers._compat import buffer_prototype, run_sync
+from helpers.segment import pipeline
+from helpers.segment.__main__ import main as segment_main
 
 NUCLEI_KEY = "v0.4/idr0062A/6001240.zarr"
 
@@ -56,7 +59,7 @@ def test_naive_tile_filling_would_be_wrong() -> None:
     """The check above can fail: filling holes per y/x tile misses a hole split across tiles."""
     volume = rings_and_blobs()
     tiles = da.from_array(volume > 100, chunks=(3, 32, 32))
-    naive = tiles.map_blocks(seg._fill_holes_in_planes, dtype=bool).compute()
+    naive = tiles.map_blocks(pipeline._fill_holes_in_planes, dtype=bool).compute()
     assert not np.array_equal(naive, mask_in_memory(volume, 100))
 
 
@@ -182,7 +185,7 @@ def test_write_labels_round_trip_and_overwrite(local_nuclei, empty_cloud) -> Non
         for k in range(len(back.levels))
         for z in range(0, truth.shape[0], step)
     )
-    objects = zarr.core.sync.sync(back.group.store.fs._find(back.group.store.path))
+    objects = run_sync(back.group.store.fs._find(back.group.store.path))
     assert len(objects) == 1 + len(back.levels) + non_empty
 
 
@@ -194,7 +197,7 @@ def test_write_to_public_bucket_is_refused_clearly(local_nuclei, cloud) -> None:
     store = seg.writable_store(cloud.s3_url("x", bucket=cloud.scratch_bucket), cloud.endpoint)
     public = zarr.storage.FsspecStore(store.fs, path=f"{cloud.public_bucket}/mine.zarr")
     with pytest.raises(PermissionError):
-        zarr.core.sync.sync(public.set("zarr.json", zarr.core.buffer.cpu.Buffer.from_bytes(b"{}")))
+        run_sync(public.set("zarr.json", buffer_prototype().buffer.from_bytes(b"{}")))
 
 
 @pytest.mark.parametrize(
@@ -231,7 +234,7 @@ def test_segment_to_local_folder_matches_in_memory(local_nuclei, tmp_path) -> No
 
 def test_cli_segments_and_scores(cloud, capsys) -> None:
     args = ["--dataset", cloud.s3_url(NUCLEI_KEY), "--method", "li", "--threshold-level", "-1"]
-    assert seg.main([*args, "--plane-step", "4"]) == 0
+    assert segment_main([*args, "--plane-step", "4"]) == 0
     out = capsys.readouterr().out
     assert "li threshold" in out and "Dice" in out
 

@@ -1,24 +1,33 @@
-"""Benchmark: how fast can N chunks be fetched, sequentially and with C requests in flight?
+"""Every speed figure of the course, behind one command: ``python -m helpers.bench [COMMAND]``.
 
-Compares the course's fetch helpers (:mod:`helpers.fetch`) with the libraries a user would pick
-instead (zarr over default or tuned s3fs, zarr over obstore, s3fs ``cat``), against the latency
-model ``ceil(N / C) x latency``. From a shell::
+- ``download`` (the default) -- how fast can N chunks be fetched, sequentially and with C requests
+  in flight? The course's fetch helpers (:mod:`helpers.fetch`) against the libraries a user would
+  pick instead (zarr over default or tuned s3fs, zarr over obstore, s3fs ``cat``) and the latency
+  model ``ceil(N / C) x latency`` (:mod:`helpers.model`). Modules: :mod:`.array` (the benchmark's
+  own array), :mod:`.strategies`, :mod:`.download`, :mod:`.plot`.
+- ``browse`` -- a scripted tour of views in the viewer (:mod:`helpers.bench.browse`, the tour
+  itself in :mod:`helpers.bench.tour`; also ``python -m helpers.browse --bench``).
+- ``segment`` -- distributed segmentation on a Dask cluster (:mod:`helpers.bench.segment`; also
+  ``python -m helpers.segment --bench``).
+- ``cloud`` -- what the local cloud really does (:mod:`helpers.bench.cloud`; also
+  ``python -m helpers.cloud check``).
+
+Every speed target lives in :mod:`helpers.bench.targets`. From a shell::
 
     python -m helpers.bench                    # private local cloud, 64 chunks of 512 KiB, 100 ms
-    python -m helpers.bench --help
+    python -m helpers.bench --help             # the download flags and the sub-commands
+    python -m helpers.bench browse --help
 
-From Python::
-
-    from helpers.bench import bench_target, run_benchmark, format_table, plot_benchmark
-    with bench_target(n_chunks=64) as target:
-        records = run_benchmark(target, concurrencies=[1, 16, 64])
-    print(format_table(records)); plot_benchmark(records)
+Examples
+--------
+>>> from helpers.bench import bench_target, run_benchmark, format_table, plot_benchmark
+>>> with bench_target(n_chunks=64) as target:  # doctest: +SKIP
+...     records = run_benchmark(target, concurrencies=[1, 16, 64])
+>>> print(format_table(records)); plot_benchmark(records)  # doctest: +SKIP
 """
 
-from .data import CHUNK_BYTES, bench_array_path, bench_target, write_bench_array
-from .model import ideal_speedup, model_time_s
-from .plot import plot_benchmark, plot_scaling
-from .run import (
+from .array import CHUNK_BYTES, bench_array_path, bench_target, write_bench_array
+from .download import (
     DEFAULT_CONCURRENCIES,
     BenchRecord,
     TargetCheck,
@@ -27,6 +36,7 @@ from .run import (
     format_table,
     run_benchmark,
 )
+from .plot import plot_benchmark
 from .strategies import RECOMMENDED, STRATEGIES, BenchTarget, Strategy, target_for_array
 
 __all__ = [
@@ -43,10 +53,7 @@ __all__ = [
     "check_targets",
     "format_checks",
     "format_table",
-    "ideal_speedup",
-    "model_time_s",
     "plot_benchmark",
-    "plot_scaling",
     "run_benchmark",
     "target_for_array",
     "write_bench_array",

@@ -1,22 +1,38 @@
-"""``python -m helpers.bench``: time the fetch strategies against the latency model and print a table."""
+"""``python -m helpers.bench [download|browse|segment|cloud] ...``: every benchmark of the course.
+
+Without a sub-command (or when the first argument is a flag) it runs ``download``: time the fetch
+strategies against the latency model and print a table. The other sub-commands load their module
+only when asked for.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 
-from .data import CHUNK_BYTES, bench_target
-from .run import (
+from .array import CHUNK_BYTES, bench_target
+from .download import (
     DEFAULT_CONCURRENCIES,
-    TARGET_CONDITIONS,
     check_targets,
     format_checks,
     format_table,
     run_benchmark,
 )
 from .strategies import STRATEGIES
+from .targets import DOWNLOAD_CONDITIONS
+
+__all__ = ["COMMANDS", "download_main", "main", "parser"]
+
+COMMANDS = {
+    "download": "fetch N chunks with each strategy at each concurrency (the default)",
+    "browse": "a scripted tour of views in the viewer (= python -m helpers.browse --bench)",
+    "segment": "distributed segmentation on a Dask cluster",
+    "cloud": "latency and throughput of the local cloud (= python -m helpers.cloud check)",
+}
+"""The sub-commands and what they measure; each but ``download`` is ``helpers.bench.<name>.main``."""
 
 
 def _int_list(text: str) -> list[int]:
@@ -42,17 +58,29 @@ def _names(text: str) -> list[str]:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line of ``download``, whose help also lists the sub-commands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Flags ``--endpoint --latency-ms --bandwidth-mbps --chunks --concurrency --repeats
+        --strategies --min-time --json --plot --strict``.
+    """
+    commands = "\n".join(f"  {name:<18s} {what}" for name, what in COMMANDS.items())
     strategies = "\n".join(
         f"  {s.name:<18s} ({s.role}) {s.description}" for s in STRATEGIES.values()
     )
     p = argparse.ArgumentParser(
-        prog="python -m helpers.bench",
+        prog="python -m helpers.bench [download]",
         description=(
             f"Fetch N chunks of {CHUNK_BYTES} bytes with each strategy at each concurrency and compare "
             "with the model ceil(N/C) x latency (+ bytes/bandwidth when capped). Without --endpoint a "
             "private local cloud is started. At the defaults it takes about 4 minutes."
         ),
-        epilog=f"strategies:\n{strategies}",
+        epilog=(
+            f"sub-commands (python -m helpers.bench COMMAND --help):\n{commands}\n\n"
+            f"strategies:\n{strategies}"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--endpoint", help="a running course cloud (default: start a private one)")
@@ -98,7 +126,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def download_main(argv: list[str] | None = None) -> int:
+    """``python -m helpers.bench [download]``: run the download benchmark and print the table.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: the command line).
+
+    Returns
+    -------
+    int
+        0; 1 with ``--strict`` when a speed target is missed; 2 on an error (bad arguments exit
+        with 2 through ``SystemExit``).
+    """
     args = parser().parse_args(argv)
     if args.chunks < 1 or args.repeats < 1:
         parser().error("--chunks and --repeats must be >= 1")
@@ -108,10 +149,15 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--bandwidth-mbps must be >= 0")
     try:
         with bench_target(
-            args.endpoint, args.chunks, args.latency_ms, args.bandwidth_mbps
+            args.endpoint, args.chunks, args.latency_ms, args.bandwidth_mbps, progress=print
         ) as target:
             records = run_benchmark(
-                target, args.strategies, args.concurrency, args.repeats, args.min_time
+                target,
+                args.strategies,
+                args.concurrency,
+                args.repeats,
+                args.min_time,
+                progress=print,
             )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -137,11 +183,42 @@ def main(argv: list[str] | None = None) -> int:
     }
     checks = check_targets(records)
     print()
-    if conditions != TARGET_CONDITIONS:
-        print(f"(speed targets apply at {TARGET_CONDITIONS}; this run: {conditions})")
+    if conditions != DOWNLOAD_CONDITIONS:
+        print(f"(speed targets apply at {DOWNLOAD_CONDITIONS}; this run: {conditions})")
     print("Speed targets:" if checks else "No speed target applies to this run.")
     print(format_checks(checks))
     return 1 if args.strict and not all(c.met for c in checks) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m helpers.bench [COMMAND] ...``: run one benchmark.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: the command line). A first argument that names a sub-command
+        selects it; anything else (no argument, or a flag first) runs ``download``.
+
+    Returns
+    -------
+    int
+        The sub-command's exit code (2 for an unknown sub-command).
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0].startswith("-"):
+        return download_main(argv)
+    command, rest = argv[0], argv[1:]
+    if command == "download":
+        return download_main(rest)
+    if command not in COMMANDS:
+        print(
+            f"python -m helpers.bench: error: unknown sub-command {command!r}; "
+            f"choose from {', '.join(COMMANDS)} (see --help)",
+            file=sys.stderr,
+        )
+        return 2
+    module = importlib.import_module(f"{__package__}.{command}")  # loaded only when asked for
+    return int(module.main(rest))
 
 
 if __name__ == "__main__":

@@ -6,19 +6,36 @@ connections (not timed) and ``runner.run(C)`` reads everything with ``C`` reques
 
 Roles: ``sequential`` (one request after another, the baseline), ``helper`` (helpers.fetch) and
 ``peer`` (zarr over default s3fs, zarr over the course's tuned s3fs, zarr over obstore, s3fs ``cat``).
+
+Examples
+--------
+>>> from helpers.bench.strategies import RECOMMENDED, STRATEGIES
+>>> RECOMMENDED, STRATEGIES[RECOMMENDED].role
+('fetch_async', 'helper')
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import zarr
+from zarr.abc.store import Store
 
-from .. import chunks, fetch
+from .. import fetch
+from .._compat import get_keys
+from ..chunks import chunk_keys
 from ..storage import close_filesystem, s3_filesystem
+
+__all__ = [
+    "RECOMMENDED",
+    "STRATEGIES",
+    "BenchTarget",
+    "Runner",
+    "Strategy",
+    "target_for_array",
+]
 
 
 @dataclass(frozen=True)
@@ -49,10 +66,25 @@ class BenchTarget:
 def target_for_array(
     endpoint: str, bucket: str, array_path: str, region: tuple[slice, ...] | None = None
 ) -> BenchTarget:
-    """A :class:`BenchTarget` for (a region of) an array, listing its chunk keys from its metadata."""
+    """A :class:`BenchTarget` for (a region of) an array, listing its chunk keys from its metadata.
+
+    Parameters
+    ----------
+    endpoint : str
+        The S3 endpoint, e.g. ``cloud.endpoint``.
+    bucket, array_path : str
+        Where the array lives on it.
+    region : tuple of slice, optional
+        The part to read (``None``: the whole array).
+
+    Returns
+    -------
+    BenchTarget
+        The keys of the chunks ``region`` touches (one metadata request is sent).
+    """
     array_path = array_path.strip("/")
-    metadata = chunks.read_array_metadata(f"{endpoint}/{bucket}/{array_path}")
-    keys = tuple(chunks.chunk_keys(metadata, region))
+    metadata = fetch.read_array_metadata(f"{endpoint}/{bucket}/{array_path}")
+    keys = tuple(chunk_keys(metadata, region))
     return BenchTarget(endpoint, bucket, array_path, keys, region)
 
 
@@ -74,11 +106,15 @@ class Runner:
 
 
 class SequentialRunner(Runner):
+    """:func:`helpers.fetch.fetch_sequential`: one GET after another (the concurrency is ignored)."""
+
     def run(self, concurrency: int) -> int:
         return fetch.fetch_sequential(self.target.urls).stats.bytes
 
 
 class FetchAsyncRunner(Runner):
+    """:func:`helpers.fetch.fetch_async` with ``concurrency`` requests in flight."""
+
     def warm_up(self, concurrency: int) -> None:
         fetch.fetch_async(self.target.urls[:concurrency], concurrency)
 
@@ -87,6 +123,8 @@ class FetchAsyncRunner(Runner):
 
 
 class FetchThreadsRunner(Runner):
+    """:func:`helpers.fetch.fetch_threads` with ``concurrency`` threads."""
+
     def run(self, concurrency: int) -> int:
         return fetch.fetch_threads(self.target.urls, concurrency).stats.bytes
 
@@ -94,23 +132,20 @@ class FetchThreadsRunner(Runner):
 class ZarrRunner(Runner):
     """zarr 3 reading the region through a store, with ``async.concurrency`` = the concurrency."""
 
-    def __init__(self, target: BenchTarget, store: zarr.abc.store.Store, on_close=None) -> None:
+    def __init__(
+        self,
+        target: BenchTarget,
+        store: Store,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(target)
         self.store = store
         self.array = zarr.open_array(store, mode="r")
         self._on_close = on_close
 
     def warm_up(self, concurrency: int) -> None:
-        from zarr.core.buffer import default_buffer_prototype
-        from zarr.core.sync import sync
-
-        prototype = default_buffer_prototype()
-        keys = self.target.keys[:concurrency]
-
-        async def get_all() -> None:
-            await asyncio.gather(*(self.store.get(key, prototype) for key in keys))
-
-        sync(get_all())
+        """Get the first ``concurrency`` chunks straight from the store (opens the connections)."""
+        get_keys(self.store, self.target.keys[:concurrency])
 
     def run(self, concurrency: int) -> int:
         with zarr.config.set({"async.concurrency": concurrency}):
@@ -180,7 +215,6 @@ class Strategy:
     scales: bool = True
 
 
-ROLES = ("sequential", "helper", "peer")
 RECOMMENDED = "fetch_async"
 """The helpers' recommended parallel path (the speed targets apply to it)."""
 

@@ -1,20 +1,32 @@
-"""Multiscale browsing: the view maths, a counting and caching reader, and an ipywidgets browser.
+"""Multiscale browsing: the view maths, a counting and caching reader, and an ipywidgets viewer.
 
-- :mod:`helpers.browse.views` -- plain functions: which chunks a view needs, which level fits a
-  screen, physical extents, a latency model (no I/O, unit-tested without a browser)
+- :mod:`helpers.browse.views` -- plain functions: which level fits a screen, which pixels a view
+  shows, physical extents (no I/O, unit-tested without a browser). Which chunks a region needs is
+  :mod:`helpers.chunks`; its grid functions are re-exported here for the lessons.
 - :mod:`helpers.browse.reader` -- :class:`ViewReader`: reads views through a :class:`CountingStore`
-  (real request and byte counts) and a :class:`TileCache` (a revisited view costs 0 requests)
+  (:mod:`~helpers.browse.counting`: real request and byte counts) and a :class:`TileCache`
+  (:mod:`~helpers.browse.cache`: a revisited view costs 0 requests)
 - :mod:`helpers.browse.widget` -- :class:`Browser` / :func:`browse`: the interactive viewer
-- ``python -m helpers.browse --bench`` -- the benchmark tour (see :mod:`helpers.browse.bench`)
+- :mod:`helpers.browse.units` -- :func:`format_bytes` and unit symbols for the read-outs
+- ``python -m helpers.bench browse`` (or ``python -m helpers.browse --bench``) -- the benchmark tour
+  (:mod:`helpers.bench.browse`)
+
+Examples
+--------
+>>> from helpers.browse import View, chunks_for_region, view_region
+>>> view = View(level=0, center_yx=(256.0, 256.0), screen_yx=(512, 512))
+>>> region = view_region(view, ["y", "x"], (2048, 2048), (1.0, 1.0))
+>>> chunks_for_region(region, (2048, 2048), (512, 512))
+[(0, 0)]
 """
 
-from .reader import CountingStore, TileCache, ViewCost, ViewReader, ViewResult, format_bytes
+from ..chunks import chunk_grid, chunk_region, chunks_for_region, count_chunks
+from .cache import TileCache
+from .counting import CountingStore
+from .reader import ViewCost, ViewReader, ViewResult
+from .units import format_bytes
 from .views import (
     View,
-    chunk_grid,
-    chunk_region,
-    chunks_for_region,
-    count_chunks,
     downsampling_factors,
     level_for_screen,
     physical_extent,

@@ -1,110 +1,62 @@
-"""The maths of a viewer, in plain functions: which level fits a screen, which chunks a view needs.
+"""The maths of a viewer, in plain functions: which level fits a screen, which pixels a view shows.
 
-Nothing here downloads anything: every function works on shapes, chunk shapes and pixel sizes, so it
-can be tested (and reasoned about) without a network or a browser.
+Nothing here downloads anything: every function works on shapes, pixel sizes and translations, so
+it can be tested (and reasoned about) without a network or a browser. Which chunks a region needs
+is chunk-grid maths: :mod:`helpers.chunks` (:func:`~helpers.chunks.chunks_for_region` ...).
 
-Conventions: a *region* is a tuple of ``slice`` objects, one per array axis, in the pixels of one
-level (``start`` included, ``stop`` excluded, both within the array). A *chunk index* is a tuple of
-integers, one per axis: chunk ``(0, 2, 3)`` of an array chunked ``(1, 512, 512)`` covers
-``[0:1, 1024:1536, 1536:2048]``.
+A *region* is a tuple of ``slice`` objects, one per array axis, in the pixels of one level
+(:data:`helpers.chunks.Region`).
+
+Examples
+--------
+>>> level_for_screen([1, 2, 4, 8], (4096, 4096), (512, 512))  # 8 level-0 pixels per screen pixel
+3
+>>> window(10, 50, 1000)  # kept inside the axis
+slice(0, 50, None)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import product
 
-Region = tuple[slice, ...]
-ChunkIndex = tuple[int, ...]
+from ..chunks import Region
 
-
-def _check_shape_and_chunks(shape: Sequence[int], chunks: Sequence[int]) -> None:
-    if len(shape) != len(chunks):
-        raise ValueError(f"shape {tuple(shape)} and chunks {tuple(chunks)} differ in length")
-    if any(s < 0 for s in shape):
-        raise ValueError(f"negative size in shape {tuple(shape)}")
-    if any(c <= 0 for c in chunks):
-        raise ValueError(f"chunk sizes must be positive, got {tuple(chunks)}")
-
-
-def chunk_grid(shape: Sequence[int], chunks: Sequence[int]) -> tuple[int, ...]:
-    """Number of chunks along each axis, e.g. ``(3, 16, 16)`` for (3, 8192, 8192) in (1, 512, 512)."""
-    _check_shape_and_chunks(shape, chunks)
-    return tuple(math.ceil(s / c) for s, c in zip(shape, chunks, strict=True))
-
-
-def count_chunks(shape: Sequence[int], chunks: Sequence[int]) -> int:
-    """Number of chunks (= objects, = GET requests) that hold a whole array."""
-    return math.prod(chunk_grid(shape, chunks))
-
-
-def check_region(region: Region, shape: Sequence[int]) -> Region:
-    """Return ``region`` with ``None`` bounds filled in; ``ValueError`` if it leaves the array.
-
-    Steps other than 1 are refused: a viewer reads contiguous rectangles.
-    """
-    if len(region) != len(shape):
-        raise ValueError(f"region has {len(region)} axes but the array has {len(shape)}")
-    checked = []
-    for axis, (s, size) in enumerate(zip(region, shape, strict=True)):
-        if not isinstance(s, slice) or s.step not in (None, 1):
-            raise ValueError(f"axis {axis}: expected a slice with step 1, got {s!r}")
-        start = 0 if s.start is None else s.start
-        stop = size if s.stop is None else s.stop
-        if not 0 <= start < stop <= size:
-            raise ValueError(
-                f"axis {axis}: region {start}:{stop} is empty or outside the array (size {size})"
-            )
-        checked.append(slice(start, stop))
-    return tuple(checked)
-
-
-def chunks_for_region(
-    region: Region, shape: Sequence[int], chunks: Sequence[int]
-) -> list[ChunkIndex]:
-    """Indices of every chunk that intersects ``region``: exactly what a reader must fetch.
-
-    Along each axis the region ``start:stop`` touches chunks ``start // c`` to ``(stop - 1) // c``;
-    the chunks needed are all combinations (a rectangle of chunks), in C order.
-    """
-    _check_shape_and_chunks(shape, chunks)
-    region = check_region(region, shape)
-    ranges = [
-        range(s.start // c, (s.stop - 1) // c + 1) for s, c in zip(region, chunks, strict=True)
-    ]
-    return list(product(*ranges))
-
-
-def chunk_region(index: ChunkIndex, shape: Sequence[int], chunks: Sequence[int]) -> Region:
-    """The pixels chunk ``index`` covers (edge chunks are cut at the array's border)."""
-    grid = chunk_grid(shape, chunks)
-    if len(index) != len(grid) or any(not 0 <= i < g for i, g in zip(index, grid, strict=True)):
-        raise ValueError(f"chunk index {tuple(index)} outside the chunk grid {grid}")
-    return tuple(
-        slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(index, chunks, shape, strict=True)
-    )
-
-
-def intersect(a: Region, b: Region) -> Region | None:
-    """The overlap of two regions, or ``None`` when they do not overlap."""
-    out = []
-    for sa, sb in zip(a, b, strict=True):
-        start, stop = max(sa.start, sb.start), min(sa.stop, sb.stop)
-        if start >= stop:
-            return None
-        out.append(slice(start, stop))
-    return tuple(out)
-
-
-def region_shape(region: Region) -> tuple[int, ...]:
-    """Number of pixels along each axis of a region."""
-    return tuple(s.stop - s.start for s in region)
+__all__ = [
+    "View",
+    "downsampling_factors",
+    "level_for_screen",
+    "physical_extent",
+    "view_region",
+    "window",
+]
 
 
 def downsampling_factors(scales: Sequence[Sequence[float]], axis: int) -> list[float]:
-    """How many level-0 pixels one pixel of each level spans along ``axis`` (1, 2, 4, ...)."""
+    """How many level-0 pixels one pixel of each level spans along ``axis`` (1, 2, 4, ...).
+
+    Parameters
+    ----------
+    scales : sequence of sequence of float
+        Pixel size of each level along each axis (``OmeImage.scales``), level 0 first.
+    axis : int
+        The axis to compare (e.g. x).
+
+    Returns
+    -------
+    list of float
+        One factor per level, 1.0 for level 0.
+
+    Raises
+    ------
+    ValueError
+        No levels, or a non-positive pixel size at level 0.
+
+    Examples
+    --------
+    >>> downsampling_factors([(1.0, 0.5), (1.0, 1.0), (1.0, 2.0)], axis=1)
+    [1.0, 2.0, 4.0]
+    """
     if not scales:
         raise ValueError("no levels given")
     base = scales[0][axis]
@@ -124,10 +76,29 @@ def level_for_screen(
     coarsest such level is the cheapest one that loses nothing on screen. Zoomed in beyond full
     resolution (``s < 1``), that is level 0.
 
-    Args:
-        factors: downsampling factor of each level (see :func:`downsampling_factors`), increasing.
-        view_px0: height and width of the area to show, in level-0 pixels.
-        screen_px: height and width of the screen area (or widget) in screen pixels.
+    Parameters
+    ----------
+    factors : sequence of float
+        Downsampling factor of each level (see :func:`downsampling_factors`), increasing.
+    view_px0 : tuple of float
+        Height and width of the area to show, in level-0 pixels.
+    screen_px : tuple of int
+        Height and width of the screen area (or widget) in screen pixels.
+
+    Returns
+    -------
+    int
+        The level index.
+
+    Raises
+    ------
+    ValueError
+        Non-positive or non-increasing factors, or a non-positive size.
+
+    Examples
+    --------
+    >>> level_for_screen([1, 2, 4, 8], (3000, 3000), (512, 512))  # 5.9 px per screen px
+    2
     """
     if not factors or any(f <= 0 for f in factors):
         raise ValueError(f"factors must be positive, got {list(factors)}")
@@ -143,7 +114,29 @@ def level_for_screen(
 def window(center: float, size: int, length: int) -> slice:
     """``size`` pixels around ``center`` (in pixels), shifted to stay inside ``0:length``.
 
-    When the axis is shorter than ``size``, the whole axis.
+    Parameters
+    ----------
+    center : float
+        Centre of the window, in pixels.
+    size : int
+        Width of the window, in pixels.
+    length : int
+        Length of the axis.
+
+    Returns
+    -------
+    slice
+        ``size`` pixels inside the axis; the whole axis when it is shorter than ``size``.
+
+    Raises
+    ------
+    ValueError
+        A non-positive size or length.
+
+    Examples
+    --------
+    >>> window(100, 50, 1000), window(990, 50, 1000)
+    (slice(75, 125, None), slice(950, 1000, None))
     """
     if size <= 0 or length <= 0:
         raise ValueError(f"window size {size} and axis length {length} must be positive")
@@ -158,13 +151,24 @@ def window(center: float, size: int, length: int) -> slice:
 class View:
     """What a viewer shows: one level, one channel, one z plane, a rectangle around a centre.
 
-    Attributes:
-        level: pyramid level (0 = full resolution).
-        center_yx: centre of the view in physical units (e.g. micrometres), y then x.
-        screen_yx: size of the image on screen, in screen pixels; one screen pixel shows one pixel
-            of ``level``.
-        channel: channel index (ignored when the image has no ``c`` axis).
-        z: plane index (ignored when the image has no ``z`` axis).
+    Attributes
+    ----------
+    level : int
+        Pyramid level (0 = full resolution).
+    center_yx : tuple of float
+        Centre of the view in physical units (e.g. micrometres), y then x.
+    screen_yx : tuple of int
+        Size of the image on screen, in screen pixels; one screen pixel shows one pixel of
+        ``level``.
+    channel : int
+        Channel index (ignored when the image has no ``c`` axis).
+    z : int
+        Plane index (ignored when the image has no ``z`` axis).
+
+    Examples
+    --------
+    >>> View(level=2, center_yx=(2048.0, 2048.0), channel=1)
+    View(level=2, center_yx=(2048.0, 2048.0), screen_yx=(512, 512), channel=1, z=0)
     """
 
     level: int
@@ -183,8 +187,34 @@ def view_region(
 ) -> Region:
     """The pixels of one level (``shape``, pixel size ``scale``) that ``view`` shows.
 
-    y and x: ``screen_yx`` pixels around the centre (kept inside the image); c and z: the one
-    channel and plane of the view; any other axis (e.g. t): its first index.
+    Parameters
+    ----------
+    view : View
+        What to show.
+    axes : sequence of str
+        Axis names of the level, e.g. ``["c", "y", "x"]``.
+    shape : sequence of int
+        Shape of the level.
+    scale : sequence of float
+        Pixel size of the level along each axis.
+    translation : sequence of float, optional
+        Physical position of the level's first pixel (default: 0).
+
+    Returns
+    -------
+    Region
+        y and x: ``screen_yx`` pixels around the centre (kept inside the image); c and z: the one
+        channel and plane of the view; any other axis (e.g. t): its first index.
+
+    Raises
+    ------
+    ValueError
+        Mismatched lengths, no y or x axis, or a channel or plane out of range.
+
+    Examples
+    --------
+    >>> view_region(View(0, (50.0, 50.0), (20, 20)), ["y", "x"], (1000, 1000), (0.5, 0.5))
+    (slice(90, 110, None), slice(90, 110, None))
     """
     if len(axes) != len(shape) or len(scale) != len(shape):
         raise ValueError(f"axes {list(axes)}, shape {tuple(shape)} and scale {tuple(scale)} differ")
@@ -215,7 +245,27 @@ def physical_extent(
 ) -> tuple[float, float, float, float]:
     """``(left, right, bottom, top)`` of a region's y/x rectangle in physical units.
 
-    Ready for matplotlib's ``imshow(..., extent=...)`` (origin upper: y grows downwards).
+    Parameters
+    ----------
+    region : Region
+        Pixels of one level.
+    axes : sequence of str
+        Axis names (with y and x).
+    scale : sequence of float
+        Pixel size of the level along each axis.
+    translation : sequence of float, optional
+        Physical position of the level's first pixel (default: 0).
+
+    Returns
+    -------
+    tuple of float
+        ``(left, right, bottom, top)``, ready for matplotlib's ``imshow(..., extent=...)``
+        (origin upper: y grows downwards).
+
+    Examples
+    --------
+    >>> physical_extent((slice(10, 20), slice(0, 4)), ["y", "x"], (0.5, 0.5))
+    (0.0, 2.0, 10.0, 5.0)
     """
     translation = translation or [0.0] * len(axes)
     y, x = axes.index("y"), axes.index("x")
@@ -228,22 +278,3 @@ def physical_extent(
 
     (top, bottom), (left, right) = edges(y), edges(x)
     return left, right, bottom, top
-
-
-__all__ = [
-    "ChunkIndex",
-    "Region",
-    "View",
-    "check_region",
-    "chunk_grid",
-    "chunk_region",
-    "chunks_for_region",
-    "count_chunks",
-    "downsampling_factors",
-    "intersect",
-    "level_for_screen",
-    "physical_extent",
-    "region_shape",
-    "view_region",
-    "window",
-]

@@ -9,11 +9,18 @@ cache: 0 requests" when every chunk was already in memory.
 Responsiveness: sliders update when released (``continuous_update=False``), so dragging costs one
 view, not dozens; one update fetches its chunks concurrently and then returns, so the kernel is
 never busy for longer than one view update (about one latency plus drawing).
+
+The first contrast window and z plane come from the image's ``omero`` metadata (OME-NGFF 0.4 and
+0.5 alike, through :mod:`helpers.ngff`); the chunk-grid lines are :mod:`helpers.chunks` maths.
+
+Examples
+--------
+>>> from helpers.browse import browse
+>>> browse("tissue")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import html
 import io
 import time
 from typing import Any
@@ -23,26 +30,21 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..omezarr import OmeImage
-from .reader import ViewReader, ViewResult, format_bytes
+from ..chunks import chunk_region
+from ..image import OmeImage
+from ..ngff import channel_windows, default_z
+from .reader import ViewCost, ViewReader, ViewResult
+from .readout import error_html, readout_html
+from .units import unit_symbol
 from .views import View, downsampling_factors, level_for_screen
 
-UNIT_SYMBOLS = {"micrometer": "µm", "nanometer": "nm", "millimeter": "mm", "angstrom": "Å"}
-
-
-def unit_symbol(unit: str | None) -> str:
-    """``"micrometer"`` -> ``"µm"``; unknown units are returned as given, none as ``"px"``."""
-    if not unit:
-        return "px"
-    return UNIT_SYMBOLS.get(unit, unit)
+__all__ = ["Browser", "browse"]
 
 
 def _default_contrast(image: OmeImage) -> tuple[int, int, int, int]:
     """``(min, max, start, end)`` for the contrast slider: from OMERO's window, else the dtype."""
-    channels = image.attributes.get("omero", {}).get("channels") or image.attributes.get(
-        "ome", {}
-    ).get("omero", {}).get("channels", [])
-    window = channels[0].get("window", {}) if channels else {}
+    windows = channel_windows(image.ome)
+    window = windows[0] if windows else {}
     if np.issubdtype(image.dtype, np.integer):
         info = np.iinfo(image.dtype)
         lo, hi = int(window.get("min", info.min)), int(window.get("max", info.max))
@@ -54,16 +56,36 @@ def _default_contrast(image: OmeImage) -> tuple[int, int, int, int]:
 class Browser:
     """An interactive multiscale viewer for one OME-Zarr image (display it as a notebook cell's result).
 
-    Args:
-        image: an image opened with :func:`helpers.open_image` (needs y and x axes).
-        screen: height and width of the view in screen pixels (one pixel of the level each).
-        reader: the :class:`ViewReader` to read through (a new one, with its own cache, by default).
-        level: first level shown (default: the one that fits the whole image on ``screen``).
-        channel: first channel shown (index or name).
+    Parameters
+    ----------
+    image : OmeImage
+        An image opened with :func:`helpers.open_image` (needs y and x axes).
+    screen : tuple of int, optional
+        Height and width of the view in screen pixels (one pixel of the level each).
+    reader : ViewReader, optional
+        The reader to read through (a new one, with its own cache, by default).
+    level : int, optional
+        First level shown (default: the one that fits the whole image on ``screen``).
+    channel : int or str, optional
+        First channel shown (index or name).
 
-    Attributes:
-        widget: the ipywidgets box (image + read-out + controls).
-        last: the last :class:`ViewResult` shown; ``history``: the cost of every view so far.
+    Attributes
+    ----------
+    widget : ipywidgets.HBox
+        The image, the read-out and the controls.
+    last, history : ViewResult or None, list of ViewCost
+        The last view shown, and the cost of every view so far.
+
+    Raises
+    ------
+    ValueError
+        A screen under 16 x 16 pixels, a level or channel that does not exist.
+
+    Examples
+    --------
+    >>> browser = Browser(open_image("tissue"), screen=(512, 512))  # doctest: +SKIP
+    >>> browser.zoom_in().cost.requests  # doctest: +SKIP
+    4
     """
 
     def __init__(
@@ -79,7 +101,7 @@ class Browser:
         self.image = image
         self.screen = (int(screen[0]), int(screen[1]))
         self.reader = reader or ViewReader(image)
-        self.history: list = []
+        self.history: list[ViewCost] = []
         self.last: ViewResult | None = None
         self._hold = False
         self._axes = image.axes
@@ -148,9 +170,9 @@ class Browser:
         self.z_slider = None
         if "z" in self._axes:
             planes = self.image.shape[self.image.axis("z")]
-            rdefs = self.image.attributes.get("omero", {}).get("rdefs", {})
+            first_z = default_z(self.image.ome)
             self.z_slider = widgets.IntSlider(
-                value=min(int(rdefs.get("defaultZ", planes // 2)), planes - 1),
+                value=min(planes // 2 if first_z is None else first_z, planes - 1),
                 min=0,
                 max=planes - 1,
                 description="z plane",
@@ -197,7 +219,7 @@ class Browser:
         self._figure = Figure(figsize=(5.6, 5.4), dpi=100, layout="constrained")
         FigureCanvasAgg(self._figure)
         self._ax = self._figure.add_subplot()
-        self._artist = None
+        self._artist: Any = None
         self._grid_lines: list = []
         self._image = widgets.Image(format="png", layout={"width": "560px", "min_width": "560px"})
         self._image.add_class("browse-image")
@@ -222,7 +244,18 @@ class Browser:
         channel: int | str | None = None,
         z: int | None = None,
     ) -> ViewResult:
-        """Set any of level, centre (physical units), channel and z, then show that view (once)."""
+        """Set any of level, centre (physical units), channel and z, then show that view (once).
+
+        Parameters
+        ----------
+        level, center_yx, channel, z : optional
+            Pyramid level, centre (y, x) in physical units, channel index or name, plane index.
+
+        Returns
+        -------
+        ViewResult
+            The view shown.
+        """
         if level is not None:
             self.image.level(level)
         self._hold = True
@@ -248,7 +281,18 @@ class Browser:
         return self.show(level=min(self.level_slider.value + 1, len(self.image.levels) - 1))
 
     def pan(self, dy: float, dx: float) -> ViewResult:
-        """Move the centre by ``dy``, ``dx`` view heights/widths (e.g. 0.5 = half a view)."""
+        """Move the centre by ``dy``, ``dx`` view heights/widths (e.g. 0.5 = half a view).
+
+        Parameters
+        ----------
+        dy, dx : float
+            Distances in view heights and widths (negative: up / left).
+
+        Returns
+        -------
+        ViewResult
+            The view shown (the centre stays inside the image).
+        """
         y, x = self._yx
         scale = self.image.scales[self.level_slider.value]
         new_y = self.y_slider.value + dy * self.screen[0] * scale[y]
@@ -260,16 +304,16 @@ class Browser:
         try:
             result = self.reader.read(self.view)
         except Exception as err:  # shown on screen: a widget callback has nowhere else to report
-            self._readout.value = (
-                f"<b style='color:#b00'>Could not read this view:</b> {html.escape(str(err))}"
-            )
+            self._readout.value = error_html(err)
             raise
         draw_start = time.perf_counter()
         self._image.value = self._render(result)
         draw_ms = (time.perf_counter() - draw_start) * 1000
         self.last = result
         self.history.append(result.cost)
-        self._readout.value = self._readout_html(result, draw_ms)
+        self._readout.value = readout_html(
+            result, self.image, self.history, self.reader.cache, draw_ms
+        )
         return result
 
     def _on_change(self, change: dict) -> None:
@@ -312,49 +356,15 @@ class Browser:
         level = self.image.levels[result.view.level]
         scale = self.image.scales[result.view.level]
         offset = self.image.translations[result.view.level]
+        chunks = [
+            chunk_region(index, level.shape, level.chunks)
+            for index in self.reader.chunks_needed(result.view.level, result.region)
+        ]
         for axis, draw in zip(self._yx, (self._ax.axhline, self._ax.axvline), strict=True):
-            region = result.region[axis]
-            chunk = level.chunks[axis]
-            first = region.start // chunk + 1
-            for k in range(first, (region.stop - 1) // chunk + 1):
-                position = offset[axis] + k * chunk * scale[axis]
+            starts = {c[axis].start for c in chunks if c[axis].start > result.region[axis].start}
+            for start in sorted(starts):  # the borders between the chunks the view needs
+                position = offset[axis] + start * scale[axis]
                 self._grid_lines.append(draw(position, color="#ffcc00", lw=0.8, ls="--"))
-
-    def _readout_html(self, result: ViewResult, draw_ms: float) -> str:
-        cost = result.cost
-        y, x = self._yx
-        scale = self.image.scales[cost.level]
-        height = (result.region[y].stop - result.region[y].start) * scale[y]
-        width = (result.region[x].stop - result.region[x].start) * scale[x]
-        left, right, bottom, top = result.extent
-        if cost.from_cache:
-            what = "<b class='browse-cached'>served from cache: 0 requests</b>, 0 bytes"
-        else:
-            what = (
-                f"<b class='browse-requests'>requests: {cost.requests}</b>, "
-                f"bytes: {format_bytes(cost.bytes)}"
-            )
-        warning = (
-            f"<br><b style='color:#b00'>{cost.missing} chunks missing in the store "
-            "(shown as fill value)</b>"
-            if cost.missing
-            else ""
-        )
-        total_requests = sum(c.requests for c in self.history)
-        total_bytes = sum(c.bytes for c in self.history)
-        return (
-            f"<div style='line-height:1.5'>"
-            f"<b>Level {cost.level}</b> of 0–{len(self.image.levels) - 1}: pixel "
-            f"{scale[x]:g} {self._unit}, view {height:.0f} × {width:.0f} {self._unit}<br>"
-            f"<span class='browse-where'>y {top:.1f}–{bottom:.1f} {self._unit}, "
-            f"x {left:.1f}–{right:.1f} {self._unit}</span><br>"
-            f"This view: chunks needed: {cost.chunks_needed} → {what}, "
-            f"{cost.seconds * 1000:.0f} ms (+ {draw_ms:.0f} ms drawing){warning}<br>"
-            f"<span style='color:#555'>Views so far: {len(self.history)}, "
-            f"{total_requests} requests, {format_bytes(total_bytes)}; cache holds "
-            f"{len(self.reader.cache)} tiles ({format_bytes(self.reader.cache.nbytes)})</span>"
-            f"</div>"
-        )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -365,12 +375,26 @@ def _clamp(value: float, slider: widgets.FloatSlider) -> float:
 
 
 def browse(image: OmeImage | str, **options: Any) -> Browser:
-    """A :class:`Browser` for ``image`` (an :class:`OmeImage` or a catalog name / URL)."""
+    """A :class:`Browser` for ``image`` (an :class:`OmeImage` or a catalog name / URL).
+
+    Parameters
+    ----------
+    image : OmeImage or str
+        An opened image, or what :func:`helpers.open_image` accepts.
+    **options
+        Passed on to :class:`Browser` (``screen``, ``reader``, ``level``, ``channel``).
+
+    Returns
+    -------
+    Browser
+        Display it as a notebook cell's result.
+
+    Examples
+    --------
+    >>> browse("tissue", channel="Nuclei")  # doctest: +SKIP
+    """
     if isinstance(image, str):
         from ..catalog import open_image
 
         image = open_image(image)
     return Browser(image, **options)
-
-
-__all__ = ["Browser", "browse", "unit_symbol"]

@@ -29,6 +29,7 @@ def _conditions_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m helpers.cloud``; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m helpers.cloud", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             conditions = NetworkConditions(args.latency_ms, args.jitter_ms, args.bandwidth_mbps)
             data = args.data
             if data is None:
-                from ..data import build_samples
+                from ..samples import build_samples
 
                 data = build_samples()
             elif not data.is_dir():
@@ -89,23 +90,23 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 with start_cloud(
                     args.latency_ms, args.jitter_ms, args.bandwidth_mbps, data=_empty_dir()
-                ) as cloud:
-                    ok = _check(cloud.endpoint, args.latency_ms, args.repeats)
+                ) as fresh:
+                    ok = _check(fresh.endpoint, args.latency_ms, args.repeats)
             return 0 if ok else 1
-        cloud = find_cloud()
-        if cloud is None:
+        running = find_cloud()
+        if running is None:
             print(
                 "No local cloud is running (start one with: python -m helpers.cloud serve)",
                 file=sys.stderr,
             )
             return 1
         if args.command == "status":
-            print(json.dumps(cloud.status(), indent=2))
+            print(json.dumps(running.status(), indent=2))
         elif args.command == "set":
             changes = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
             if changes.get("bandwidth_mbps") == 0:
                 changes["bandwidth_mbps"] = None
-            print(json.dumps(cloud.set_conditions(**changes), indent=2))
+            print(json.dumps(running.set_conditions(**changes), indent=2))
         return 0
     except (CloudError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check(endpoint: str, latency_ms: float, repeats: int) -> bool:
-    from .check import run_check
+    from ..bench.cloud import run_check  # the check lives with the other benchmarks
 
     return run_check(endpoint, SCRATCH_BUCKET, latency_ms, repeats)
 

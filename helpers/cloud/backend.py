@@ -20,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 
+__all__ = ["READ_ACTIONS", "WRITE_ACTIONS", "bucket_policy", "find_stores", "load_stores", "main"]
+
 
 def bucket_policy(bucket: str, actions: list[str]) -> str:
     """An S3 bucket policy allowing anonymous ``actions`` on ``bucket`` and its objects."""
@@ -74,6 +76,7 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Start moto, fill the buckets, print ``READY <port> <objects> <bytes>``, then serve forever."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--data", type=Path, required=True)

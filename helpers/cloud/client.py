@@ -14,20 +14,34 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import CLOUD_CONTROL_TIMEOUT_S, CLOUD_START_TIMEOUT_S, DEFAULT_LATENCY_MS
 from ..paths import data_dir
+from .startup import StartupError, read_announcement
+
+__all__ = [
+    "ENDPOINT_ENV",
+    "PUBLIC_BUCKET",
+    "SCRATCH_BUCKET",
+    "Cloud",
+    "CloudError",
+    "cloud_status",
+    "ensure_cloud",
+    "find_cloud",
+    "start_cloud",
+    "state_file",
+]
 
 PUBLIC_BUCKET = "course-data"
 """Anonymous, read-only bucket holding the sample OME-Zarr datasets."""
 SCRATCH_BUCKET = "course-scratch"
 """Anonymous, writable bucket for learners' results."""
 ENDPOINT_ENV = "COURSE_ENDPOINT"
-START_TIMEOUT_S = 180.0
+"""Environment variable naming a running cloud explicitly (the test suite sets it)."""
 
 
 class CloudError(RuntimeError):
@@ -88,7 +102,11 @@ class Cloud:
 
 
 def _control(
-    endpoint: str, action: str, method: str, payload: dict | None, timeout: float = 5.0
+    endpoint: str,
+    action: str,
+    method: str,
+    payload: dict | None,
+    timeout: float = CLOUD_CONTROL_TIMEOUT_S,
 ) -> dict:
     data = None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(f"{endpoint}/_cloud/{action}", data=data, method=method)
@@ -102,7 +120,7 @@ def _control(
         raise CloudError(f"no local cloud answers at {endpoint} ({err})") from None
 
 
-def cloud_status(endpoint: str, timeout: float = 5.0) -> dict:
+def cloud_status(endpoint: str, timeout: float = CLOUD_CONTROL_TIMEOUT_S) -> dict:
     """Settings (latency, jitter, bandwidth) and counters (requests, bytes) of the cloud at ``endpoint``."""
     return _control(endpoint, "status", "GET", None, timeout=timeout)
 
@@ -125,7 +143,7 @@ def find_cloud() -> Cloud | None:
 
 
 def start_cloud(
-    latency_ms: float = 100.0,
+    latency_ms: float = DEFAULT_LATENCY_MS,
     jitter_ms: float = 0.0,
     bandwidth_mbps: float | None = None,
     data: Path | None = None,
@@ -155,36 +173,35 @@ def start_cloud(
         start_new_session=record_state,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    endpoint = public = None
-    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        said = read_announcement(process, "READY", CLOUD_START_TIMEOUT_S, "the local cloud")
+    except StartupError as err:
+        where = f"see {log}" if log else "run python -m helpers.cloud serve to see why"
+        raise CloudError(f"{err}; {where}") from None
     assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline().decode().strip()
-        if not line:
-            if process.poll() is not None:
-                raise CloudError(
-                    f"the local cloud exited with code {process.returncode}; see {log or 'its output'}"
-                )
-            continue
-        key, _, value = line.partition(" ")
-        if key == "ENDPOINT":
-            endpoint = value
-        elif key == "BUCKET":
-            public = value
-        elif key == "READY":
-            break
-    else:
-        process.kill()
-        raise CloudError(f"the local cloud did not start within {START_TIMEOUT_S:.0f} s")
     if record_state:
         process.stdout.close()  # the server writes nothing more to stdout once ready
-    return Cloud(endpoint or "", public or PUBLIC_BUCKET, SCRATCH_BUCKET, process=process)
+    return Cloud(
+        said.get("ENDPOINT", ""), said.get("BUCKET", PUBLIC_BUCKET), SCRATCH_BUCKET, process=process
+    )
 
 
 def ensure_cloud(verbose: bool = True) -> Cloud:
     """Return the running local cloud, starting a shared one (100 ms latency) if none answers.
 
     Safe to call from several notebooks at once: a lock file makes sure only one cloud is started.
+
+    Parameters
+    ----------
+    verbose : bool
+        Print where the cloud is (and that one is being started).
+
+    Examples
+    --------
+    >>> cloud = ensure_cloud()  # doctest: +SKIP
+    Local cloud at http://127.0.0.1:40263 (bucket course-data)
+    >>> cloud.url("v0.4/idr0062A/6001240.zarr/.zattrs")  # doctest: +SKIP
+    'http://127.0.0.1:40263/course-data/v0.4/idr0062A/6001240.zarr/.zattrs'
     """
     cloud = find_cloud()
     if cloud is not None:

@@ -9,21 +9,30 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 
+from ..config import BYTES_PER_MBIT, DEFAULT_LATENCY_MS
+
+__all__ = ["NetworkConditions"]
+
 
 @dataclass
 class NetworkConditions:
     """What every request through the local cloud experiences.
 
-    Attributes:
-        latency_ms: time from a request's arrival until the first byte of its answer may leave
-            (the answer never leaves earlier, even when the store behind answers faster).
-        jitter_ms: each request's latency is drawn uniformly from ``latency_ms +/- jitter_ms``.
-        bandwidth_mbps: cap on the bytes sent back, shared by all connections, in megabits per
-            second (1 Mbit/s = 125,000 bytes/s); ``None`` means no cap.
-        seed: seed of the jitter's random numbers, so runs are repeatable.
+    Attributes
+    ----------
+    latency_ms : float
+        Time from a request's arrival until the first byte of its answer may leave (the answer
+        never leaves earlier, even when the store behind answers faster).
+    jitter_ms : float
+        Each request's latency is drawn uniformly from ``latency_ms +/- jitter_ms``.
+    bandwidth_mbps : float or None
+        Cap on the bytes sent back, shared by all connections, in megabits per second
+        (1 Mbit/s = 125,000 bytes/s); ``None`` means no cap.
+    seed : int
+        Seed of the jitter's random numbers, so runs are repeatable.
     """
 
-    latency_ms: float = 100.0
+    latency_ms: float = DEFAULT_LATENCY_MS
     jitter_ms: float = 0.0
     bandwidth_mbps: float | None = None
     seed: int = 0
@@ -50,7 +59,7 @@ class NetworkConditions:
     @property
     def bytes_per_second(self) -> float | None:
         """The bandwidth cap in bytes per second, or ``None``."""
-        return None if self.bandwidth_mbps is None else self.bandwidth_mbps * 125_000.0
+        return None if self.bandwidth_mbps is None else self.bandwidth_mbps * BYTES_PER_MBIT
 
     def update(self, **changes: float | None) -> None:
         """Change some settings (unknown names raise ``ValueError``), validating the result."""

@@ -10,7 +10,7 @@ This asyncio proxy sits in front of it and makes it behave like a remote object 
 * the public bucket is read-only: PUT, POST and DELETE there get S3's ``403 AccessDenied``;
 * requests and bytes are counted, and ``/_cloud/...`` control paths report and change all this.
 
-Fault injection (see ROADMAP) slots in through :attr:`LatencyProxy.request_hooks`: each hook may answer a
+Fault injection (the course's next step) slots in through :attr:`LatencyProxy.request_hooks`: each hook may answer a
 request itself (a 503, a reset, a 404...) instead of forwarding it.
 """
 
@@ -25,7 +25,10 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
+from ..config import CONNECT_TIMEOUT_S, UPSTREAM_READ_TIMEOUT_S
 from .conditions import NetworkConditions
+
+__all__ = ["CONTROL_PREFIX", "LatencyProxy", "RequestHook"]
 
 CONTROL_PREFIX = "/_cloud/"
 HOP_BY_HOP = {
@@ -42,7 +45,6 @@ HOP_BY_HOP = {
 }
 WRITE_METHODS = {"PUT", "POST", "DELETE", "PATCH"}
 STREAM_BLOCK = 256 * 1024
-UPSTREAM_READ_TIMEOUT_S = 30.0
 
 RequestHook = Callable[[web.BaseRequest], Awaitable[web.StreamResponse | None]]
 """A coroutine that may answer a request itself (return a response) or let it through (``None``)."""
@@ -87,7 +89,7 @@ class LatencyProxy:
             connector=connector,
             auto_decompress=False,
             timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=10, sock_read=UPSTREAM_READ_TIMEOUT_S
+                total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=UPSTREAM_READ_TIMEOUT_S
             ),
         )
         server = web.Server(self._handle, access_log=None)
@@ -95,7 +97,7 @@ class LatencyProxy:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=1024, reuse_address=True)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+        self.port = self._runner.addresses[0][1]  # the real port when 0 was asked
 
     async def stop(self) -> None:
         """Stop listening and close the connections to the store."""

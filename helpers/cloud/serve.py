@@ -11,11 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..config import BACKEND_START_TIMEOUT_S
 from .client import PUBLIC_BUCKET, SCRATCH_BUCKET, state_file
 from .conditions import NetworkConditions
 from .proxy import LatencyProxy
+from .startup import StartupError, read_announcement
 
-BACKEND_START_TIMEOUT_S = 60.0
+__all__ = ["serve", "start_backend"]
 
 
 def start_backend(data: Path) -> tuple[subprocess.Popen, str, int, int]:
@@ -26,14 +28,11 @@ def start_backend(data: Path) -> tuple[subprocess.Popen, str, int, int]:
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
     )
-    assert process.stdout is not None
-    line = process.stdout.readline().decode().split()
-    if not line or line[0] != "READY":
-        process.kill()
-        raise RuntimeError(
-            f"moto backend failed to start (said {line!r}, exit code {process.poll()})"
-        )
-    _, port, objects, nbytes = line
+    try:
+        said = read_announcement(process, "READY", BACKEND_START_TIMEOUT_S, "the moto backend")
+    except StartupError as err:
+        raise RuntimeError(str(err)) from None
+    port, objects, nbytes = said["READY"].split()
     return process, f"http://127.0.0.1:{port}", int(objects), int(nbytes)
 
 

@@ -1,38 +1,86 @@
-"""The benchmark's own data: a deterministic Zarr v3 array of N uncompressed 512 x 512 uint16 chunks.
+"""The download benchmark's own array: N uncompressed 512 x 512 uint16 chunks of 512 KiB each.
 
 Each chunk is one object of exactly 512 KiB (~0.5 MB), so every strategy moves the same bytes and
-decoding costs nothing. Without an endpoint, :func:`bench_target` starts a private local cloud
-serving the array; with one, it writes the array to that cloud's scratch bucket (and removes it
-afterwards), and can change the cloud's conditions for the run (restoring them afterwards).
+decoding costs nothing. The pixels are seeded noise: the same bytes on every run. Without an
+endpoint, :func:`bench_target` starts a private local cloud serving the array; with one, it writes
+the array to that cloud's scratch bucket (and removes it afterwards), and can change the cloud's
+conditions for the run (restoring them afterwards).
+
+Examples
+--------
+>>> from helpers.bench.array import CHUNK_BYTES, bench_array_path
+>>> CHUNK_BYTES
+524288
+>>> bench_array_path(64)
+'bench/chunks-64x512KiB.zarr'
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import zarr
+from zarr.abc.store import Store
 
 from ..cloud import SCRATCH_BUCKET, Cloud, CloudError, cloud_status, start_cloud
+from ..config import DEFAULT_LATENCY_MS
 from ..storage import close_filesystem, s3_filesystem
 from .strategies import BenchTarget, target_for_array
+
+__all__ = ["CHUNK_BYTES", "bench_array_path", "bench_target", "write_bench_array"]
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SHAPE = (512, 512)
 DTYPE = np.uint16
 CHUNK_BYTES = CHUNK_SHAPE[0] * CHUNK_SHAPE[1] * np.dtype(DTYPE).itemsize
+"""Bytes of one chunk (= one object): 512 KiB."""
 SEED = 64
+WRITE_BATCH = 64
+"""Planes written at a time (64 x 512 KiB = 32 MB of memory)."""
 
 
 def bench_array_path(n_chunks: int) -> str:
-    """Key prefix of the benchmark array with ``n_chunks`` chunks."""
+    """Key prefix of the benchmark array with ``n_chunks`` chunks.
+
+    Parameters
+    ----------
+    n_chunks : int
+        Number of chunks of the array.
+
+    Returns
+    -------
+    str
+        E.g. ``"bench/chunks-64x512KiB.zarr"``.
+    """
     return f"bench/chunks-{n_chunks}x512KiB.zarr"
 
 
-def write_bench_array(store: zarr.abc.store.Store | str | Path, n_chunks: int) -> zarr.Array:
-    """Write the (n_chunks, 512, 512) uint16 array, one uncompressed chunk per plane, to ``store``."""
+def write_bench_array(store: Store | str | Path, n_chunks: int) -> zarr.Array:
+    """Write the (n_chunks, 512, 512) uint16 array, one uncompressed chunk per plane, to ``store``.
+
+    Parameters
+    ----------
+    store : zarr store, str or Path
+        Where to write (a local path or any zarr store); an existing array there is replaced.
+    n_chunks : int
+        Number of chunks (planes), at least 1.
+
+    Returns
+    -------
+    zarr.Array
+        The written array.
+
+    Raises
+    ------
+    ValueError
+        ``n_chunks`` is not an integer >= 1.
+    """
     if isinstance(n_chunks, bool) or not isinstance(n_chunks, int) or n_chunks < 1:
         raise ValueError(f"the number of chunks must be an integer >= 1, got {n_chunks!r}")
     array = zarr.create_array(
@@ -46,9 +94,9 @@ def write_bench_array(store: zarr.abc.store.Store | str | Path, n_chunks: int) -
         overwrite=True,
     )
     rng = np.random.default_rng(SEED)
-    with zarr.config.set({"async.concurrency": 64}):
-        for start in range(0, n_chunks, 64):  # 64 planes = 32 MB at a time
-            stop = min(n_chunks, start + 64)
+    with zarr.config.set({"async.concurrency": WRITE_BATCH}):
+        for start in range(0, n_chunks, WRITE_BATCH):
+            stop = min(n_chunks, start + WRITE_BATCH)
             array[start:stop] = rng.integers(
                 0, 2**16, size=(stop - start, *CHUNK_SHAPE), dtype=DTYPE
             )
@@ -61,16 +109,38 @@ def bench_target(
     n_chunks: int = 64,
     latency_ms: float | None = None,
     bandwidth_mbps: float | None = None,
-    progress: Callable[[str], None] = print,
+    progress: Callable[[str], None] = logger.info,
 ) -> Iterator[BenchTarget]:
     """The benchmark array served by a cloud, for the duration of a ``with`` block.
 
-    Args:
-        endpoint: a running course cloud (``python -m helpers.cloud serve``); ``None`` starts a
-            private one (100 ms latency unless ``latency_ms`` says otherwise).
-        n_chunks: number of 512 KiB chunks.
-        latency_ms, bandwidth_mbps: conditions for the run; on an existing cloud they are only
-            changed when given (``bandwidth_mbps=0`` removes a cap) and restored afterwards.
+    Parameters
+    ----------
+    endpoint : str or None, optional
+        A running course cloud (``python -m helpers.cloud serve``); ``None`` starts a private one
+        (100 ms latency unless ``latency_ms`` says otherwise).
+    n_chunks : int, optional
+        Number of 512 KiB chunks.
+    latency_ms, bandwidth_mbps : float or None, optional
+        Conditions for the run; on an existing cloud they are only changed when given
+        (``bandwidth_mbps=0`` removes a cap) and restored afterwards.
+    progress : callable, optional
+        Receives one line of text per step (default: the module's logger).
+
+    Yields
+    ------
+    BenchTarget
+        The chunks to read.
+
+    Raises
+    ------
+    ValueError
+        ``endpoint`` is not a running course cloud.
+
+    Examples
+    --------
+    >>> with bench_target(n_chunks=8, latency_ms=20) as target:  # doctest: +SKIP
+    ...     len(target.keys)
+    8
     """
     path = bench_array_path(n_chunks)
     if endpoint is None:
@@ -79,7 +149,7 @@ def bench_target(
             progress(
                 f"starting a private local cloud with {n_chunks} chunks of {CHUNK_BYTES} bytes..."
             )
-            latency = 100.0 if latency_ms is None else latency_ms
+            latency = DEFAULT_LATENCY_MS if latency_ms is None else latency_ms
             with start_cloud(
                 latency_ms=latency, bandwidth_mbps=bandwidth_mbps or None, data=Path(tmp)
             ) as cloud:
@@ -115,6 +185,3 @@ def bench_target(
             s3_filesystem(endpoint, skip_instance_cache=True).rm(
                 f"{scratch}/{path}", recursive=True
             )
-
-
-__all__ = ["CHUNK_BYTES", "bench_array_path", "bench_target", "write_bench_array"]

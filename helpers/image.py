@@ -1,9 +1,15 @@
-"""Read an OME-Zarr image (OME-NGFF 0.4 or 0.5) into a small, lazy :class:`OmeImage`.
+"""An opened OME-Zarr image (OME-NGFF 0.4 or 0.5): a small, lazy :class:`OmeImage`.
 
-OME-NGFF 0.4 (Zarr v2) keeps its metadata at the top level of the group's ``.zattrs``; 0.5 (Zarr v3)
-keeps it under ``"ome"`` in ``zarr.json``. Code that reads ``attrs["multiscales"]`` directly breaks on
-0.5 with a ``KeyError``: :func:`read_ome_image` reads both. Arrays stay lazy: nothing but metadata is
-downloaded until you index a level.
+:func:`read_ome_image` opens the group at a location (through :mod:`helpers.storage`), reads its
+metadata with :mod:`helpers.ngff` (both versions) and keeps the level arrays lazy: nothing but
+metadata is downloaded until you index a level.
+
+Examples
+--------
+>>> from helpers import open_image
+>>> image = open_image("nuclei")  # doctest: +SKIP
+>>> image.axes, image.level(-1).shape  # doctest: +SKIP
+(['c', 'z', 'y', 'x'], (2, 236, 68, 67))
 """
 
 from __future__ import annotations
@@ -14,7 +20,11 @@ from typing import Any
 import zarr
 import zarr.errors
 
-from .storage import Location, zarr_store
+from ._compat import array_store
+from .ngff import channel_names, label_names, ome_metadata, parse_multiscale
+from .storage import Location, close_store, zarr_store
+
+__all__ = ["NotOmeZarrError", "OmeImage", "image_from_group", "read_ome_image"]
 
 
 class NotOmeZarrError(ValueError):
@@ -25,19 +35,37 @@ class NotOmeZarrError(ValueError):
 class OmeImage:
     """One multiscale OME-Zarr image, level 0 (full resolution) first.
 
-    Attributes:
-        url: where it was opened from.
-        version: OME-NGFF version, e.g. "0.4" or "0.5".
-        axes: axis names in array order, e.g. ``["c", "z", "y", "x"]``.
-        units: unit of each axis that has one, e.g. ``{"z": "micrometer", ...}``.
-        paths: the level arrays' paths inside the group.
-        levels: the lazily read arrays (``zarr.Array``), level 0 first.
-        scales: per level, the physical size of one pixel along each axis.
-        translations: per level, the physical offset of the first pixel along each axis.
-        channel_names: names from the ``omero`` metadata, when present.
-        labels: names of the label images under ``labels/``, when present.
-        name: the multiscale's name, when present.
-        group: the opened root ``zarr.Group``.
+    Attributes
+    ----------
+    url : str
+        Where it was opened from.
+    version : str
+        OME-NGFF version, e.g. ``"0.4"`` or ``"0.5"``.
+    axes : list of str
+        Axis names in array order, e.g. ``["c", "z", "y", "x"]``.
+    units : dict
+        Unit of each axis that has one, e.g. ``{"z": "micrometer", ...}``.
+    paths : list of str
+        The level arrays' paths inside the group.
+    levels : list of zarr.Array
+        The lazily read arrays, level 0 first.
+    scales, translations : list of tuple of float
+        Per level, the physical size of one pixel and the offset of the first pixel, per axis.
+    channel_names : list of str or None
+        Names from the ``omero`` metadata, when present.
+    labels : list of str
+        Names of the label images under ``labels/``.
+    name : str or None
+        The multiscale's name, when present.
+    group : zarr.Group
+        The opened root group.
+
+    Examples
+    --------
+    >>> from helpers import open_image
+    >>> with open_image("nuclei") as image:  # doctest: +SKIP
+    ...     print(image.level(-1).shape, image.channel_index("DAPI"))
+    (2, 236, 68, 67) 1
     """
 
     url: str
@@ -63,6 +91,22 @@ class OmeImage:
     def dtype(self):
         """Pixel data type."""
         return self.levels[0].dtype
+
+    @property
+    def ome(self) -> dict[str, Any]:
+        """The OME metadata of the image (0.4: the top-level attributes, 0.5: under ``"ome"``)."""
+        return ome_metadata(self.attributes)[0]
+
+    def close(self) -> None:
+        """Close the HTTP sessions of the image's store now (reading again reopens them)."""
+        if self.levels:
+            close_store(array_store(self.levels[0]))
+
+    def __enter__(self) -> OmeImage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def axis(self, name: str) -> int:
         """Index of axis ``name`` (e.g. ``"c"``); ``ValueError`` naming the axes if absent."""
@@ -103,7 +147,10 @@ class OmeImage:
         if name not in self.labels:
             raise ValueError(f"no label image {name!r}; available: {self.labels}")
         assert self.group is not None
-        return image_from_group(self.group[f"labels/{name}"], f"{self.url}/labels/{name}")
+        node = self.group[f"labels/{name}"]
+        if not isinstance(node, zarr.Group):
+            raise NotOmeZarrError(f"{self.url}/labels/{name} is an array, not a label image group")
+        return image_from_group(node, f"{self.url}/labels/{name}")
 
     def describe(self) -> list[dict[str, Any]]:
         """One row per level: shape, chunk shape, number of chunks, bytes (uncompressed), pixel size."""
@@ -135,27 +182,6 @@ class OmeImage:
         return "\n".join(lines)
 
 
-def ome_metadata(attributes: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """The OME part of a group's attributes (under ``"ome"`` in 0.5, top level in 0.4) and its version."""
-    if "ome" in attributes:
-        ome = attributes["ome"]
-        return ome, ome.get("version")
-    multiscales = attributes.get("multiscales") or [{}]
-    return attributes, multiscales[0].get("version")
-
-
-def _transforms(
-    transforms: list[dict[str, Any]] | None, ndim: int
-) -> tuple[list[float], list[float]]:
-    scale, translation = [1.0] * ndim, [0.0] * ndim
-    for t in transforms or []:
-        if t.get("type") == "scale":
-            scale = [float(v) for v in t["scale"]]
-        elif t.get("type") == "translation":
-            translation = [float(v) for v in t["translation"]]
-    return scale, translation
-
-
 def image_from_group(group: zarr.Group, url: str) -> OmeImage:
     """Build an :class:`OmeImage` from an opened group, or raise :class:`NotOmeZarrError`."""
     attributes = group.attrs.asdict()
@@ -167,49 +193,30 @@ def image_from_group(group: zarr.Group, url: str) -> OmeImage:
             f"{url} is a Zarr group but not an OME-Zarr image: no 'multiscales' metadata {where} "
             f"(found keys {sorted(ome)}).{hint}"
         )
-    multiscale = ome["multiscales"][0]
-    axes_meta = multiscale.get("axes") or [
-        {"name": n} for n in "tczyx"[-len(multiscale["datasets"]) :]
-    ]
-    axes = [a["name"] if isinstance(a, dict) else a for a in axes_meta]
-    units = {a["name"]: a["unit"] for a in axes_meta if isinstance(a, dict) and a.get("unit")}
-    global_scale, global_translation = _transforms(
-        multiscale.get("coordinateTransformations"), len(axes)
-    )
-    paths, levels, scales, translations = [], [], [], []
-    for dataset in multiscale["datasets"]:
+    multiscale = parse_multiscale(ome, version)
+    levels: list[zarr.Array] = []
+    for path in multiscale.paths:
         try:
-            array = group[dataset["path"]]
+            node = group[path]
         except KeyError:
+            node = None
+        if not isinstance(node, zarr.Array):
             raise NotOmeZarrError(
-                f"{url}: the multiscales metadata names level {dataset['path']!r}, but no such array exists"
-            ) from None
-        scale, translation = _transforms(dataset.get("coordinateTransformations"), len(axes))
-        paths.append(dataset["path"])
-        levels.append(array)
-        scales.append(tuple(s * g for s, g in zip(scale, global_scale, strict=True)))
-        translations.append(
-            tuple(
-                t * g + o
-                for t, g, o in zip(translation, global_scale, global_translation, strict=True)
+                f"{url}: the multiscales metadata names level {path!r}, but no such array exists"
             )
-        )
-    channels = [
-        c.get("label", f"channel {i}")
-        for i, c in enumerate(ome.get("omero", {}).get("channels", []))
-    ]
+        levels.append(node)
     return OmeImage(
         url=url,
-        version=str(version or multiscale.get("version") or "unknown"),
-        axes=axes,
-        units=units,
-        paths=paths,
+        version=str(multiscale.version or "unknown"),
+        axes=multiscale.axes,
+        units=multiscale.units,
+        paths=multiscale.paths,
         levels=levels,
-        scales=scales,
-        translations=translations,
-        channel_names=channels or None,
+        scales=multiscale.scales,
+        translations=multiscale.translations,
+        channel_names=channel_names(ome) or None,
         labels=_label_names(group),
-        name=multiscale.get("name"),
+        name=multiscale.name,
         group=group,
         attributes=attributes,
     )
@@ -220,8 +227,7 @@ def _label_names(group: zarr.Group) -> list[str]:
         labels_group = group["labels"]
     except KeyError:
         return []
-    ome, _ = ome_metadata(labels_group.attrs.asdict())
-    return list(ome.get("labels", []))
+    return label_names(labels_group.attrs.asdict())
 
 
 def read_ome_image(location: Location) -> OmeImage:

@@ -1,4 +1,4 @@
-"""Tests for helpers.data: the synthetic sample OME-Zarr stores.
+"""Tests for helpers.samples: the synthetic sample OME-Zarr stores (and the old name helpers.data).
 
 The real build (~15-20 s) runs once per session; the determinism test builds a second time.
 Stamp and interruption logic is tested with a fast stand-in for the pixel writer.
@@ -7,6 +7,8 @@ Stamp and interruption logic is tested with a fast stand-in for the pixel writer
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +19,10 @@ from ome_zarr_models import v04, v05
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 
-from helpers import data
+import helpers.samples as hs
+from helpers import ngff
+from helpers.paths import REPO_ROOT
+from helpers.samples import build
 
 NUCLEI_SHAPES = [(2, 236, 275, 271), (2, 236, 137, 135), (2, 236, 68, 67)]
 TISSUE_CHUNKS_PER_LEVEL = [768, 192, 48, 12, 3, 3]
@@ -26,11 +31,11 @@ TISSUE_CHUNKS_PER_LEVEL = [768, 192, 48, 12, 3, 3]
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real build, shared by the whole session."""
-    return data.build_samples(tmp_path_factory.mktemp("samples"), progress=False)
+    return hs.build_samples(tmp_path_factory.mktemp("samples"), progress=False)
 
 
 def open_store(samples: Path, key: str) -> zarr.Group:
-    return zarr.open_group(samples / data.DATASETS[key].path, mode="r")
+    return zarr.open_group(samples / hs.DATASETS[key].path, mode="r")
 
 
 def read_json(path: Path) -> dict:
@@ -51,29 +56,29 @@ def all_files(root: Path) -> dict[str, Path]:
 
 
 def test_datasets_mapping() -> None:
-    assert set(data.DATASETS) == {"nuclei", "nuclei_v05", "tissue"}
-    assert data.DATASETS["nuclei"].path == "v0.4/idr0062A/6001240.zarr"
-    assert data.DATASETS["nuclei_v05"].path == "v0.5/idr0062A/6001240_labels.zarr"
-    assert data.DATASETS["tissue"].path == "synthetic/tissue.zarr"
-    for ds in data.DATASETS.values():
+    assert set(hs.DATASETS) == {"nuclei", "nuclei_v05", "tissue"}
+    assert hs.DATASETS["nuclei"].path == "v0.4/idr0062A/6001240.zarr"
+    assert hs.DATASETS["nuclei_v05"].path == "v0.5/idr0062A/6001240_labels.zarr"
+    assert hs.DATASETS["tissue"].path == "synthetic/tissue.zarr"
+    for ds in hs.DATASETS.values():
         assert ds.description and "\n" not in ds.description
-    assert data.dataset_path("tissue", Path("/x")) == Path("/x/synthetic/tissue.zarr")
+    assert hs.dataset_path("tissue", Path("/x")) == Path("/x/synthetic/tissue.zarr")
 
 
 def test_build_writes_all_stores_and_stamp(samples: Path) -> None:
-    for ds in data.DATASETS.values():
+    for ds in hs.DATASETS.values():
         assert (samples / ds.path).is_dir()
-    stamp = read_json(samples / data.STAMP_NAME)
-    assert stamp == data.expected_stamp()
+    stamp = read_json(samples / hs.STAMP_NAME)
+    assert stamp == hs.expected_stamp()
     assert stamp["zarr"] == zarr.__version__
-    assert data.is_up_to_date(samples)
+    assert hs.is_up_to_date(samples)
     # the temporary build folder is gone
     assert not list(samples.parent.glob(f".{samples.name}.build-*"))
 
 
-@pytest.mark.parametrize("key", list(data.DATASETS))
+@pytest.mark.parametrize("key", list(hs.DATASETS))
 def test_course_flag_marks_data_synthetic(samples: Path, key: str) -> None:
-    root = samples / data.DATASETS[key].path
+    root = samples / hs.DATASETS[key].path
     attrs = (
         read_json(root / "zarr.json")["attributes"]
         if key == "nuclei_v05"
@@ -81,15 +86,15 @@ def test_course_flag_marks_data_synthetic(samples: Path, key: str) -> None:
     )
     course = attrs["course"]
     assert course["synthetic"] is True
-    assert course["generator"] == "helpers.data"
-    assert course["description"] == data.DATASETS[key].description
+    assert course["generator"] == "helpers.samples"
+    assert course["description"] == hs.DATASETS[key].description
     assert "idr00" in course["mirrors"]
     if key == "nuclei_v05":
         assert "course" not in attrs["ome"]
 
 
 def test_nuclei_v04_layout(samples: Path) -> None:
-    path = samples / data.DATASETS["nuclei"].path
+    path = samples / hs.DATASETS["nuclei"].path
     assert read_json(path / ".zgroup") == {"zarr_format": 2}
     assert not (path / "zarr.json").exists()
     attrs = read_json(path / ".zattrs")
@@ -124,7 +129,7 @@ def test_nuclei_v04_layout(samples: Path) -> None:
 
 
 def test_nuclei_v04_labels_layout(samples: Path) -> None:
-    path = samples / data.DATASETS["nuclei"].path
+    path = samples / hs.DATASETS["nuclei"].path
     assert read_json(path / "labels" / ".zattrs") == {"labels": ["0"]}
     label_attrs = read_json(path / "labels" / "0" / ".zattrs")
     assert label_attrs["image-label"]["version"] == "0.4"
@@ -157,7 +162,7 @@ def test_nuclei_v04_labels_layout(samples: Path) -> None:
 
 
 def test_nuclei_v05_layout(samples: Path) -> None:
-    path = samples / data.DATASETS["nuclei_v05"].path
+    path = samples / hs.DATASETS["nuclei_v05"].path
     assert not (path / ".zgroup").exists()
     meta = read_json(path / "zarr.json")
     assert meta["zarr_format"] == 3 and meta["node_type"] == "group"
@@ -206,7 +211,7 @@ def test_nuclei_levels_are_2x2_means(samples: Path) -> None:
 
 
 def test_tissue_layout(samples: Path) -> None:
-    path = samples / data.DATASETS["tissue"].path
+    path = samples / hs.DATASETS["tissue"].path
     attrs = read_json(path / ".zattrs")
     (ms,) = attrs["multiscales"]
     assert ms["version"] == "0.4"
@@ -231,7 +236,7 @@ def test_tissue_layout(samples: Path) -> None:
 def test_tissue_is_structured_at_every_level(samples: Path) -> None:
     root = open_store(samples, "tissue")
     coarse = root["5"][:]
-    assert np.array_equal(coarse, data.downsample_mean(root["4"][:]))
+    assert np.array_equal(coarse, hs.downsample_mean(root["4"][:]))
     # the channels differ, and a tile in the middle of the slide shows contrast at every level
     assert not np.array_equal(coarse[0], coarse[1])
     for level in range(6):
@@ -286,21 +291,21 @@ def test_labels_match_the_pixels(samples: Path) -> None:
 
 
 def test_total_size_under_500_mb(samples: Path) -> None:
-    total = sum(data.store_stats(samples / ds.path)[0] for ds in data.DATASETS.values())
+    total = sum(hs.store_stats(samples / ds.path)[0] for ds in hs.DATASETS.values())
     assert 20e6 < total < 500e6
 
 
 def test_second_build_is_a_noop(samples: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = {k: p.stat().st_mtime_ns for k, p in all_files(samples).items()}
     started = time.perf_counter()
-    assert data.build_samples(samples) == samples
+    assert hs.build_samples(samples) == samples
     assert time.perf_counter() - started < 5
     assert "sample data up to date" in capsys.readouterr().out
     assert {k: p.stat().st_mtime_ns for k, p in all_files(samples).items()} == before
 
 
 def test_build_is_deterministic(samples: Path, tmp_path: Path) -> None:
-    other = data.build_samples(tmp_path / "again", progress=False)
+    other = hs.build_samples(tmp_path / "again", progress=False)
     files_a, files_b = all_files(samples), all_files(other)
     assert files_a.keys() == files_b.keys()
     different = [k for k in files_a if files_a[k].read_bytes() != files_b[k].read_bytes()]
@@ -317,28 +322,28 @@ def fake_writer(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
     def write_all(tmp: Path, progress: bool) -> None:
         calls.append(tmp)
-        for ds in data.DATASETS.values():
+        for ds in hs.DATASETS.values():
             (tmp / ds.path).mkdir(parents=True)
             (tmp / ds.path / ".zgroup").write_text('{"zarr_format": 2}')
             (tmp / ds.path / "build").write_text(str(len(calls)))
 
-    monkeypatch.setattr(data, "_write_all", write_all)
+    monkeypatch.setattr(build, "_write_all", write_all)
     return calls
 
 
 def build_number(out: Path) -> str:
-    return (out / data.DATASETS["tissue"].path / "build").read_text()
+    return (out / hs.DATASETS["tissue"].path / "build").read_text()
 
 
 def test_stamp_skips_and_force_rebuilds(fake_writer: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "samples"
     (out / "unrelated.txt").parent.mkdir()
     (out / "unrelated.txt").write_text("keep me")
-    data.build_samples(out, progress=False)
-    assert len(fake_writer) == 1 and data.is_up_to_date(out)
-    data.build_samples(out, progress=False)
+    hs.build_samples(out, progress=False)
+    assert len(fake_writer) == 1 and hs.is_up_to_date(out)
+    hs.build_samples(out, progress=False)
     assert len(fake_writer) == 1  # stamp matches: nothing to do
-    data.build_samples(out, force=True, progress=False)
+    hs.build_samples(out, force=True, progress=False)
     assert len(fake_writer) == 2 and build_number(out) == "2"
     assert (out / "unrelated.txt").read_text() == "keep me"
     # the temporary sibling folders are cleaned up
@@ -346,46 +351,105 @@ def test_stamp_skips_and_force_rebuilds(fake_writer: list[Path], tmp_path: Path)
 
 
 def test_changed_stamp_or_missing_store_rebuilds(fake_writer: list[Path], tmp_path: Path) -> None:
-    out = data.build_samples(tmp_path / "s", progress=False)
-    stamp = read_json(out / data.STAMP_NAME)
+    out = hs.build_samples(tmp_path / "s", progress=False)
+    stamp = read_json(out / hs.STAMP_NAME)
     stamp["source_sha256"] = "0" * 64  # as if the generator changed
-    (out / data.STAMP_NAME).write_text(json.dumps(stamp))
-    assert not data.is_up_to_date(out)
-    data.build_samples(out, progress=False)
-    assert len(fake_writer) == 2 and data.is_up_to_date(out)
+    (out / hs.STAMP_NAME).write_text(json.dumps(stamp))
+    assert not hs.is_up_to_date(out)
+    hs.build_samples(out, progress=False)
+    assert len(fake_writer) == 2 and hs.is_up_to_date(out)
 
-    (out / data.DATASETS["nuclei"].path / ".zgroup").unlink()
-    assert not data.is_up_to_date(out)
-    data.build_samples(out, progress=False)
-    assert len(fake_writer) == 3 and data.is_up_to_date(out)
+    (out / hs.DATASETS["nuclei"].path / ".zgroup").unlink()
+    assert not hs.is_up_to_date(out)
+    hs.build_samples(out, progress=False)
+    assert len(fake_writer) == 3 and hs.is_up_to_date(out)
 
 
 def test_interrupted_build_leaves_no_complete_looking_data(
     fake_writer: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = data.build_samples(tmp_path / "s", progress=False)
-    good = data._write_all
+    out = hs.build_samples(tmp_path / "s", progress=False)
+    good = build._write_all
 
     def crash(tmp: Path, progress: bool) -> None:
         good(tmp, progress)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data, "_write_all", crash)
+    monkeypatch.setattr(build, "_write_all", crash)
     with pytest.raises(KeyboardInterrupt):
-        data.build_samples(out, force=True, progress=False)
-    assert not (out / data.STAMP_NAME).exists()
-    assert not data.is_up_to_date(out)
+        hs.build_samples(out, force=True, progress=False)
+    assert not (out / hs.STAMP_NAME).exists()
+    assert not hs.is_up_to_date(out)
     assert build_number(out) == "1"  # the old stores were not touched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
 
 
 def test_cli_help_and_info(samples: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        data.main(["--help"])
+        hs.main(["--help"])
     assert exc.value.code == 0
     assert "build" in capsys.readouterr().out
-    assert data.main(["info", "--out", str(samples)]) == 0
+    assert hs.main(["info", "--out", str(samples)]) == 0
     out = capsys.readouterr().out
     assert "up to date" in out
-    for ds in data.DATASETS.values():
+    for ds in hs.DATASETS.values():
         assert ds.path in out
+
+
+@pytest.mark.parametrize("module", ["helpers.samples", "helpers.data"])
+def test_python_m_info_and_build(samples: Path, module: str) -> None:
+    """Both the new name and the old alias run the command line, with the same output."""
+
+    def run(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", module, *args, "--out", str(samples)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Warning" not in result.stderr
+        return result.stdout
+
+    info = run("info")
+    assert info.splitlines()[0] == f"samples folder: {samples} (up to date)"
+    for ds in hs.DATASETS.values():
+        assert ds.path in info and ds.description in info
+    assert run("build") == f"sample data up to date in {samples}\n"
+
+
+def test_old_name_is_an_alias() -> None:
+    from helpers import data
+
+    assert data.build_samples is hs.build_samples
+    assert data.main is hs.main
+
+
+# --- metadata details and the stamp's reach ----------------------------------------------------
+
+
+def test_levels_say_how_they_were_made(samples: Path) -> None:
+    nuclei = samples / hs.DATASETS["nuclei"].path
+    image = read_json(nuclei / ".zattrs")
+    (ms,) = image["multiscales"]
+    assert ms["type"] == "mean"
+    assert ms["metadata"] == {
+        "description": "downsampled by mean of 2x2 blocks in y/x",
+        "method": "helpers.samples",
+    }
+    assert image["omero"]["version"] == "0.4"
+    assert image["omero"]["rdefs"]["defaultZ"] == 118
+    (label_ms,) = read_json(nuclei / "labels" / "0" / ".zattrs")["multiscales"]
+    assert label_ms["type"] == "nearest"
+    assert label_ms["metadata"]["description"] == "downsampled by every 2nd pixel in y/x"
+    ome = read_json(samples / hs.DATASETS["nuclei_v05"].path / "zarr.json")["attributes"]["ome"]
+    assert "version" not in ome["omero"]
+    assert ome["multiscales"][0]["metadata"] == ms["metadata"]
+
+
+def test_stamp_hashes_every_generator_source() -> None:
+    sources = build.source_files()
+    package = Path(hs.__file__).resolve().parent
+    assert set(package.glob("*.py")) <= set(sources)
+    assert Path(ngff.__file__).resolve() in sources

@@ -1,35 +1,80 @@
-"""Run strategies x concurrencies x repeats, compare with the latency model, print a table.
+"""The download benchmark: strategies x concurrencies x repeats, against the latency model.
 
 Measurements are interleaved (for each concurrency and repeat, every strategy runs once, in turn),
-so a slow moment on the machine hits all strategies alike rather than one of them.
+so a slow moment on the machine hits all strategies alike rather than one of them. Each record keeps
+its run times, their median and the model's ideal time (:func:`helpers.model.model_time_s`);
+:func:`check_targets` compares the recommended helper with the speed targets of
+:mod:`helpers.bench.targets`.
+
+Examples
+--------
+>>> from helpers.bench import bench_target, run_benchmark, format_table
+>>> with bench_target(n_chunks=8, latency_ms=20) as target:  # doctest: +SKIP
+...     records = run_benchmark(target, concurrencies=[1, 8])
+>>> print(format_table(records))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ..cloud import CloudError, cloud_status
-from .model import model_time_s
+from ..model import model_time_s
 from .strategies import RECOMMENDED, STRATEGIES, BenchTarget, Runner, Strategy
+from .targets import (
+    DOWNLOAD_PEER_TOLERANCE,
+    DOWNLOAD_RATIO_AT_16,
+    DOWNLOAD_RATIO_AT_64,
+    DOWNLOAD_SPEEDUP_AT_16,
+)
+
+__all__ = [
+    "DEFAULT_CONCURRENCIES",
+    "BenchRecord",
+    "TargetCheck",
+    "check_targets",
+    "format_checks",
+    "format_table",
+    "run_benchmark",
+]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCIES = (1, 4, 16, 64)
-
-# The speed targets of the course's issue 3 (64 chunks of ~0.5 MB, 100 ms latency, no bandwidth cap).
-TARGET_RATIO_AT_16 = 1.2
-TARGET_SPEEDUP_AT_16 = 14.0
-TARGET_RATIO_AT_64 = 2.5
-PEER_TOLERANCE = 0.03
-"""Medians closer than 3% are a tie: that is the run-to-run noise of one measurement on 2 shared cores."""
-TARGET_CONDITIONS = {"chunks": 64, "latency_ms": 100.0, "bandwidth_mbps": None}
+"""Requests in flight the benchmark tries by default."""
+MAX_RUNS = 25
+"""Most runs of one measurement (quick ones repeat until ``min_time_s``, up to this)."""
 
 
 @dataclass
 class BenchRecord:
-    """One strategy at one concurrency: its run times, their median, and the model's ideal time."""
+    """One strategy at one concurrency: its run times, their median, and the model's ideal time.
+
+    Attributes
+    ----------
+    strategy, role : str
+        The strategy's name and role (``sequential``, ``helper`` or ``peer``).
+    concurrency : int
+        Requests in flight.
+    median_s, ideal_s : float
+        Median of the run times, and the model's time for the same chunks.
+    times_s : list of float
+        Every run's time.
+    chunks, bytes : int
+        What one run read.
+    latency_ms, bandwidth_mbps : float, float or None
+        The conditions the model used.
+    speedup : float or None
+        The sequential baseline's median / this median (``None`` without a baseline).
+    description : str
+        What the strategy is.
+    """
 
     strategy: str
     role: str
@@ -49,7 +94,7 @@ class BenchRecord:
         """Median time / ideal time (1.0 = as fast as latency allows)."""
         return self.median_s / self.ideal_s if self.ideal_s > 0 else math.inf
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able form (with the ratio)."""
         return {**asdict(self), "ratio": self.ratio}
 
@@ -76,17 +121,45 @@ def run_benchmark(
     min_time_s: float = 2.0,
     latency_ms: float | None = None,
     bandwidth_mbps: float | None = None,
-    progress: Callable[[str], None] | None = print,
+    progress: Callable[[str], None] | None = logger.info,
 ) -> list[BenchRecord]:
     """Time every strategy at every concurrency; one record (with the median) per pair.
 
     Each measurement runs at least ``repeats`` times, and more (up to 25) while a strategy's runs
     add up to less than ``min_time_s`` (like ``timeit``): quick measurements get more runs, so their
-    medians are steadier on a busy machine.
+    medians are steadier on a busy machine. The sequential baseline runs at concurrency 1 only;
+    every other record gets its speedup over it. Each run's result is checked (same number of
+    bytes as the reference fetch).
 
-    ``latency_ms``/``bandwidth_mbps`` feed the model; by default they are read from the cloud at
-    ``target.endpoint``. The sequential baseline runs at concurrency 1 only; every other record gets
-    its speedup over it. Each run's result is checked (same number of bytes as the reference fetch).
+    Parameters
+    ----------
+    target : BenchTarget
+        The chunks to read (see :func:`helpers.bench.bench_target`).
+    strategies : sequence of str, optional
+        Names from :data:`~helpers.bench.strategies.STRATEGIES` (default: all).
+    concurrencies : sequence of int, optional
+        Requests in flight to try.
+    repeats : int, optional
+        Least number of runs per measurement; the median is kept.
+    min_time_s : float, optional
+        Repeat quick measurements until each strategy ran this long.
+    latency_ms, bandwidth_mbps : float or None, optional
+        The model's conditions; by default read from the cloud at ``target.endpoint``.
+    progress : callable or None, optional
+        Receives one line per measurement (default: the module's logger; ``None``: silent).
+
+    Returns
+    -------
+    list of BenchRecord
+        One per (strategy, concurrency), in the order measured.
+
+    Raises
+    ------
+    ValueError
+        An unknown strategy, a bad concurrency or repeat count, or no latency to model (the cloud
+        does not answer and ``latency_ms`` is not given).
+    RuntimeError
+        A run read a different number of bytes than the reference.
     """
     strategies = list(STRATEGIES) if strategies is None else list(strategies)
     concurrencies = sorted(set(concurrencies))
@@ -153,9 +226,6 @@ def run_benchmark(
     return records
 
 
-MAX_RUNS = 25
-
-
 def _measure(
     runners: dict[str, Runner],
     names: list[str],
@@ -184,7 +254,18 @@ def _measure(
 
 
 def format_table(records: Sequence[BenchRecord]) -> str:
-    """The records as a fixed-width text table (recommended helper marked with *)."""
+    """The records as a fixed-width text table (recommended helper marked with *).
+
+    Parameters
+    ----------
+    records : sequence of BenchRecord
+        What :func:`run_benchmark` returned.
+
+    Returns
+    -------
+    str
+        One line per record, sorted by concurrency then strategy, under a header.
+    """
     header = f"{'strategy':<20s} {'role':<10s} {'C':>3s} {'median s':>9s} {'ideal s':>8s} {'x ideal':>8s} {'speedup':>8s}"
     lines = [header, "-" * len(header)]
     for r in sorted(records, key=lambda r: (r.concurrency, list(STRATEGIES).index(r.strategy))):
@@ -200,7 +281,17 @@ def format_table(records: Sequence[BenchRecord]) -> str:
 
 @dataclass(frozen=True)
 class TargetCheck:
-    """One speed target: what it asks, what was measured, and whether it is met."""
+    """One speed target: what it asks, what was measured, and whether it is met.
+
+    Attributes
+    ----------
+    target : str
+        The target in words, e.g. ``"fetch_async at 16 in flight <= 1.2 x ideal"``.
+    measured : str
+        The measurement in words.
+    met : bool
+        Whether the measurement meets the target.
+    """
 
     target: str
     measured: str
@@ -210,33 +301,51 @@ class TargetCheck:
 def check_targets(
     records: Sequence[BenchRecord], recommended: str = RECOMMENDED
 ) -> list[TargetCheck]:
-    """Check the issue's speed targets for ``recommended`` against the records (where measured)."""
+    """Check the download speed targets for ``recommended`` against the records (where measured).
+
+    The targets (:mod:`helpers.bench.targets`): at 16 in flight at most
+    ``DOWNLOAD_RATIO_AT_16`` x ideal and ``DOWNLOAD_SPEEDUP_AT_16`` x faster than sequential; at 64
+    at most ``DOWNLOAD_RATIO_AT_64`` x ideal; at every concurrency no slower than the fastest peer
+    (within ``DOWNLOAD_PEER_TOLERANCE``).
+
+    Parameters
+    ----------
+    records : sequence of BenchRecord
+        What :func:`run_benchmark` returned.
+    recommended : str, optional
+        The strategy the targets apply to.
+
+    Returns
+    -------
+    list of TargetCheck
+        One per target that the records measure (empty when none applies).
+    """
     mine = {r.concurrency: r for r in records if r.strategy == recommended}
     checks = []
     if 16 in mine:
         r = mine[16]
         checks.append(
             TargetCheck(
-                f"{recommended} at 16 in flight <= {TARGET_RATIO_AT_16} x ideal",
+                f"{recommended} at 16 in flight <= {DOWNLOAD_RATIO_AT_16} x ideal",
                 f"{r.median_s:.3f} s = {r.ratio:.2f} x ideal",
-                r.ratio <= TARGET_RATIO_AT_16,
+                r.ratio <= DOWNLOAD_RATIO_AT_16,
             )
         )
         if r.speedup is not None:
             checks.append(
                 TargetCheck(
-                    f"{recommended} at 16 in flight >= {TARGET_SPEEDUP_AT_16:g} x faster than sequential",
+                    f"{recommended} at 16 in flight >= {DOWNLOAD_SPEEDUP_AT_16:g} x faster than sequential",
                     f"{r.speedup:.1f} x",
-                    r.speedup >= TARGET_SPEEDUP_AT_16,
+                    r.speedup >= DOWNLOAD_SPEEDUP_AT_16,
                 )
             )
     if 64 in mine:
         r = mine[64]
         checks.append(
             TargetCheck(
-                f"{recommended} at 64 in flight <= {TARGET_RATIO_AT_64} x ideal",
+                f"{recommended} at 64 in flight <= {DOWNLOAD_RATIO_AT_64} x ideal",
                 f"{r.median_s:.3f} s = {r.ratio:.2f} x ideal",
-                r.ratio <= TARGET_RATIO_AT_64,
+                r.ratio <= DOWNLOAD_RATIO_AT_64,
             )
         )
     for c, r in sorted(mine.items()):
@@ -247,14 +356,25 @@ def check_targets(
             checks.append(
                 TargetCheck(
                     f"{recommended} at {c} in flight no slower than the fastest peer "
-                    f"(ties within {PEER_TOLERANCE:.0%})",
+                    f"(ties within {DOWNLOAD_PEER_TOLERANCE:.0%})",
                     f"{r.median_s:.3f} s vs {best.strategy} {best.median_s:.3f} s ({excess:+.1%})",
-                    excess <= PEER_TOLERANCE,
+                    excess <= DOWNLOAD_PEER_TOLERANCE,
                 )
             )
     return checks
 
 
 def format_checks(checks: Sequence[TargetCheck]) -> str:
-    """The target checks as text lines: MET / MISSED, target, measurement."""
+    """The target checks as text lines: MET / MISSED, target, measurement.
+
+    Parameters
+    ----------
+    checks : sequence of TargetCheck
+        What :func:`check_targets` returned.
+
+    Returns
+    -------
+    str
+        One line per check.
+    """
     return "\n".join(f"{'MET   ' if c.met else 'MISSED'} {c.target}: {c.measured}" for c in checks)

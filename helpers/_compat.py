@@ -1,0 +1,172 @@
+"""The one module that touches zarr's, fsspec's and s3fs's internals.
+
+Everything else in :mod:`helpers` uses the libraries' public APIs and, where it needs more, the small
+functions below. When a zarr, fsspec or s3fs upgrade moves something, this is the only file to fix.
+
+What lives here, and why the public API does not cover it:
+
+- running a coroutine on zarr's own event loop (:func:`run_sync`): zarr's stores are asynchronous,
+  and the helpers call them from plain functions (``zarr.core.sync``);
+- zarr's buffer types and default prototype (:func:`buffer_prototype`), needed to call a store's
+  ``get``/``set`` directly (``zarr.core.buffer``);
+- the same array read through another store (:func:`array_on_store`): the viewer counts requests by
+  wrapping the store without re-reading the metadata (``zarr.core.array.AsyncArray``, ``StorePath``);
+- array and group metadata made without a request and written later in one batch
+  (:func:`array_from_metadata`, :func:`group_metadata`, :func:`metadata_documents`);
+- closing s3fs's and fsspec's aiohttp sessions at once (:func:`close_filesystem_sessions`), which
+  the libraries only do from a finaliser (private ``_s3creator`` and ``_session`` attributes), and
+  finding fsspec's cached asynchronous instances (:func:`cached_async_filesystems`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine, Iterable
+from typing import Any, TypeVar
+
+import fsspec
+import zarr
+from zarr.abc.store import ByteRequest, Store
+from zarr.core.array import AsyncArray
+from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
+from zarr.core.group import GroupMetadata
+from zarr.core.sync import sync as _zarr_sync
+from zarr.storage import StorePath, WrapperStore
+
+__all__ = [
+    "Buffer",
+    "BufferPrototype",
+    "ByteRequest",
+    "Store",
+    "WrapperStore",
+    "array_from_metadata",
+    "array_metadata_dict",
+    "array_on_store",
+    "array_store",
+    "buffer_prototype",
+    "cached_async_filesystems",
+    "close_filesystem_sessions",
+    "delete_prefix",
+    "get_keys",
+    "group_metadata",
+    "metadata_documents",
+    "run_sync",
+    "set_keys",
+]
+
+T = TypeVar("T")
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    """Run ``coroutine`` on zarr's event loop thread and return its result.
+
+    Raises ``TimeoutError`` when it takes longer than ``timeout`` seconds.
+    """
+    return _zarr_sync(coroutine, timeout=timeout)
+
+
+def buffer_prototype() -> BufferPrototype:
+    """Zarr's default buffer prototype (CPU memory), for direct store calls."""
+    return default_buffer_prototype()
+
+
+def array_store(array: zarr.Array) -> Store:
+    """The store an opened array reads from."""
+    return array.store_path.store
+
+
+def array_metadata_dict(array: zarr.Array) -> dict[str, Any]:
+    """An opened array's metadata document as a plain dict (``.zarray`` or ``zarr.json`` form)."""
+    return dict(array.metadata.to_dict())
+
+
+def array_on_store(array: zarr.Array, store: Store) -> AsyncArray[Any]:
+    """The same array (metadata as already read, same path) read through ``store`` instead."""
+    return AsyncArray(
+        metadata=array.metadata,
+        store_path=StorePath(store, array.store_path.path),
+        config=array.async_array.config,
+    )
+
+
+def array_from_metadata(metadata: Any, store: Store, path: str) -> zarr.Array:
+    """An array at ``path`` of ``store`` with ``metadata`` made elsewhere (no request is sent)."""
+    return zarr.Array(AsyncArray(metadata, StorePath(store, path)))
+
+
+def group_metadata(attributes: dict[str, Any]) -> GroupMetadata:
+    """Zarr v3 group metadata holding ``attributes`` (made in memory, nothing written)."""
+    return GroupMetadata(attributes=attributes, zarr_format=3)
+
+
+def metadata_documents(nodes: dict[str, Any]) -> dict[str, Buffer]:
+    """The metadata documents (``zarr.json``...) of ``{path: metadata}`` nodes, keyed by store key."""
+    prototype = buffer_prototype()
+    return {
+        f"{path}/{key}".lstrip("/"): buffer
+        for path, metadata in nodes.items()
+        for key, buffer in metadata.to_buffer_dict(prototype).items()
+    }
+
+
+def get_keys(store: Store, keys: Iterable[str]) -> list[Buffer | None]:
+    """Read ``keys`` from ``store`` concurrently (``None`` for a missing key)."""
+    prototype = buffer_prototype()
+
+    async def get_all() -> list[Buffer | None]:
+        return list(await asyncio.gather(*(store.get(key, prototype) for key in keys)))
+
+    return run_sync(get_all())
+
+
+def set_keys(store: Store, documents: dict[str, Buffer]) -> None:
+    """Write every ``{key: buffer}`` of ``documents`` to ``store`` concurrently (one round trip)."""
+
+    async def set_all() -> None:
+        await asyncio.gather(*(store.set(key, value) for key, value in documents.items()))
+
+    run_sync(set_all())
+
+
+def delete_prefix(store: Store, prefix: str = "") -> int:
+    """Delete every key below ``prefix`` in ``store`` (concurrently); return how many there were."""
+
+    async def delete_all() -> int:
+        keys = [key async for key in store.list_prefix(prefix)]
+        await asyncio.gather(*(store.delete(key) for key in keys))
+        return len(keys)
+
+    return run_sync(delete_all())
+
+
+async def _close_sessions(fs: fsspec.AbstractFileSystem) -> None:
+    creator = getattr(fs, "_s3creator", None)
+    if creator is not None:  # s3fs keeps its aiobotocore client here
+        fs._s3 = fs._s3creator = None
+        await creator.__aexit__(None, None, None)
+    session = getattr(fs, "_session", None)
+    if session is not None:  # fsspec's HTTP filesystem keeps its aiohttp session here
+        fs._session = None
+        await session.close()
+
+
+def close_filesystem_sessions(fs: fsspec.AbstractFileSystem, timeout: float = 2.0) -> None:
+    """Close an asynchronous s3fs/fsspec HTTP filesystem's sessions now; errors are ignored."""
+    with contextlib.suppress(Exception):
+        run_sync(_close_sessions(fs), timeout=timeout)
+
+
+def cached_async_filesystems() -> list[fsspec.AbstractFileSystem]:
+    """Fsspec's cached asynchronous S3 and HTTP filesystem instances in this process.
+
+    Stores that arrive pickled (e.g. in a Dask worker) come back as such cached instances.
+    """
+    import s3fs
+
+    found = []
+    for cls in (s3fs.S3FileSystem, fsspec.get_filesystem_class("http")):
+        for fs in list(getattr(cls, "_cache", {}).values()):
+            if getattr(fs, "asynchronous", False):
+                found.append(fs)
+    return found

@@ -1,0 +1,52 @@
+"""Every speed target of the course's benchmarks, in one place.
+
+A benchmark prints its figures next to these numbers and exits non-zero when one is missed. The
+lessons never import this module: targets are development checks, not course content.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BROWSE_SLACK_S",
+    "CLOUD_BIG_GET_ROUNDS",
+    "CLOUD_LATENCY_RATIO",
+    "DOWNLOAD_CONDITIONS",
+    "DOWNLOAD_PEER_TOLERANCE",
+    "DOWNLOAD_RATIO_AT_16",
+    "DOWNLOAD_RATIO_AT_64",
+    "DOWNLOAD_SPEEDUP_AT_16",
+    "SEGMENT_RATIO",
+    "cloud_latency_range",
+]
+
+# --- download: python -m helpers.bench [download] -------------------------------------------------
+DOWNLOAD_CONDITIONS = {"chunks": 64, "latency_ms": 100.0, "bandwidth_mbps": None}
+"""The conditions the download targets are set for (64 chunks of 512 KiB, 100 ms, no cap)."""
+DOWNLOAD_RATIO_AT_16 = 1.2
+"""fetch_async with 16 in flight takes at most this many times the model's ideal time."""
+DOWNLOAD_SPEEDUP_AT_16 = 14.0
+"""... and is at least this many times faster than one request after another."""
+DOWNLOAD_RATIO_AT_64 = 2.5
+"""fetch_async with 64 in flight takes at most this many times the ideal time."""
+DOWNLOAD_PEER_TOLERANCE = 0.03
+"""Medians closer than 3 % are a tie: the run-to-run noise of one measurement on 2 shared cores."""
+
+# --- browsing: python -m helpers.bench browse ------------------------------------------------------
+BROWSE_SLACK_S = 0.150
+"""Every view (fetch alone, and the viewer's whole update) takes at most 2 x latency + this."""
+
+# --- the local cloud: python -m helpers.bench cloud (= python -m helpers.cloud check) --------------
+CLOUD_LATENCY_RATIO = {1: (0.95, 1.05), 16: (0.95, 1.05), 64: (1.0, 1.25)}
+"""Median request time / latency setting, allowed range, by requests in flight."""
+CLOUD_BIG_GET_ROUNDS = 3
+"""64 concurrent GETs of 1 MB each finish within this many latencies."""
+
+# --- distributed segmentation: python -m helpers.bench segment ------------------------------------
+SEGMENT_RATIO = 1.5
+"""A cluster run takes at most this many times its largest limit (request, bandwidth, compute)."""
+
+
+def cloud_latency_range(in_flight: int) -> tuple[float, float]:
+    """The allowed median/latency range at ``in_flight`` requests (the nearest level below)."""
+    level = max(k for k in CLOUD_LATENCY_RATIO if k <= max(in_flight, 1))
+    return CLOUD_LATENCY_RATIO[level]

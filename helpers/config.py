@@ -1,0 +1,76 @@
+"""Every timeout, pool size and unit constant of the helpers, once.
+
+Each number has one name and one value here; modules import it instead of keeping their own copy,
+so "how long before a silent server fails?" has one answer.
+
+Examples
+--------
+>>> from helpers import config
+>>> config.READ_TIMEOUT_S
+20.0
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BACKEND_START_TIMEOUT_S",
+    "BYTES_PER_MBIT",
+    "CLOUD_CONTROL_TIMEOUT_S",
+    "CLOUD_START_TIMEOUT_S",
+    "CLUSTER_CONNECT_TIMEOUT_S",
+    "CONNECT_TIMEOUT_S",
+    "DEFAULT_LATENCY_MS",
+    "MAX_CONNECTIONS",
+    "ONLINE_PROBE_TIMEOUT_S",
+    "PROBE_TIMEOUT_S",
+    "READ_BUFFER",
+    "READ_TIMEOUT_S",
+    "TILE_CACHE_BYTES",
+    "UPSTREAM_READ_TIMEOUT_S",
+    "VIEW_CONCURRENCY",
+    "VIEW_TIMEOUT_S",
+]
+
+# --- network clients ------------------------------------------------------------------------------
+MAX_CONNECTIONS = 64
+"""Keep-alive connections one client keeps per host (s3fs/botocore pool, ``fetch_async`` pool)."""
+CONNECT_TIMEOUT_S = 5.0
+"""Longest wait for a TCP connection: an endpoint that does not answer fails fast."""
+READ_TIMEOUT_S = 20.0
+"""Longest silence between two reads of one answer: a stalled transfer fails instead of hanging."""
+PROBE_TIMEOUT_S = 10.0
+""":func:`helpers.open_image` first opens a TCP connection to the host, for at most this long."""
+ONLINE_PROBE_TIMEOUT_S = 3.0
+"""How long :func:`helpers.catalog.remote_available` waits for the public host."""
+
+# --- browsing -------------------------------------------------------------------------------------
+VIEW_CONCURRENCY = 64
+"""Chunk requests one view read keeps in flight (at most)."""
+VIEW_TIMEOUT_S = 60.0
+"""A whole view read (all its chunks) that takes longer fails with ``TimeoutError``."""
+TILE_CACHE_BYTES = 256 * 2**20
+"""Memory for decoded tiles in a viewer's cache (256 MiB)."""
+
+# --- the local cloud ------------------------------------------------------------------------------
+DEFAULT_LATENCY_MS = 100.0
+"""Latency the local cloud adds to every request: a typical round trip to a remote object store."""
+CLOUD_START_TIMEOUT_S = 180.0
+"""Longest wait for ``python -m helpers.cloud serve`` to be ready (may include building the data)."""
+BACKEND_START_TIMEOUT_S = 60.0
+"""Longest wait for the moto server behind the proxy to load the buckets and say READY."""
+CLOUD_CONTROL_TIMEOUT_S = 5.0
+"""Timeout of one request to the cloud's ``/_cloud/...`` control paths."""
+UPSTREAM_READ_TIMEOUT_S = 30.0
+"""The proxy gives up on a silent moto answer after this long."""
+
+# --- clusters -------------------------------------------------------------------------------------
+CLUSTER_CONNECT_TIMEOUT_S = 30.0
+"""Longest wait for a Dask client to reach its scheduler."""
+
+# --- units ----------------------------------------------------------------------------------------
+BYTES_PER_MBIT = 125_000
+"""Bytes in one megabit (10**6 bits / 8): bandwidths are given in Mbit/s, like network links."""
+
+# --- chunk downloads ------------------------------------------------------------------------------
+READ_BUFFER = 2 * 2**20
+"""Bytes of an answer one ``fetch_async`` connection buffers (2 MiB: typical chunks arrive at once)."""

@@ -1,0 +1,71 @@
+"""Download Zarr chunks over plain HTTP: one chunk = one object = one URL = one GET.
+
+Three ways to fetch the same list of URLs, each returning a :class:`FetchResult` (the bytes in the
+order of the URLs, one :class:`RequestTiming` per URL, and a :class:`FetchStats` summary):
+
+- :func:`fetch_sequential` -- one request after another (every request pays the full latency);
+- :func:`fetch_threads` -- a pool of ``concurrency`` threads, each with its own keep-alive connection;
+- :func:`fetch_async` -- asyncio + aiohttp, at most ``concurrency`` requests in flight (an
+  ``asyncio.Semaphore``) over a pool of keep-alive connections. The course's recommended path.
+
+The URLs to fetch come from :func:`chunk_urls`, which reads the array's metadata
+(:func:`read_array_metadata`) and lists the chunks a region touches (the key maths is
+:mod:`helpers.chunks`).
+
+Reliability: every request has timeouts (connect and between reads: nothing hangs); connection
+errors, truncated bodies and "try again" answers (408, 429, 5xx) are retried a bounded number of
+times (:class:`RetryPolicy`); other 4xx answers (404...) fail at once. A chunk that cannot be fetched
+raises :class:`FetchError` naming its URL (which holds the key): no partial result is ever returned.
+Every answer goes through :func:`check_answer`, the one place deciding "good / retry / fail", and
+both clients retry with the same loop (:class:`helpers.fetch.retry.Attempts`).
+
+Modules: :mod:`~helpers.fetch.retry` (errors, policy, the retry loop), :mod:`~helpers.fetch.results`
+(what a fetch returns), :mod:`~helpers.fetch.urls` (argument checks), :mod:`~helpers.fetch.blocking`
+(http.client and threads), :mod:`~helpers.fetch.aio` (asyncio and aiohttp),
+:mod:`~helpers.fetch.metadata` (metadata and chunk URLs over HTTP).
+
+Examples
+--------
+>>> from helpers.fetch import chunk_urls, fetch_async
+>>> urls = chunk_urls(level_url, (0, slice(0, 16)))  # doctest: +SKIP
+>>> print(fetch_async(urls, 16))  # doctest: +SKIP
+async: 16 chunks, 16 requests, 2.10 MB in 0.131 s (concurrency 16, at most 16 in flight)
+"""
+
+from __future__ import annotations
+
+from .aio import fetch_async, fetch_many, make_session
+from .blocking import fetch_sequential, fetch_threads
+from .metadata import chunk_urls, read_array_metadata
+from .results import FetchResult, FetchStats, RequestTiming
+from .retry import (
+    DEFAULT_RETRY,
+    NO_RETRY,
+    FetchError,
+    PermanentError,
+    RetryableError,
+    RetryPolicy,
+    check_answer,
+)
+from .urls import check_url
+
+__all__ = [
+    "DEFAULT_RETRY",
+    "NO_RETRY",
+    "FetchError",
+    "FetchResult",
+    "FetchStats",
+    "PermanentError",
+    "RequestTiming",
+    "RetryPolicy",
+    "RetryableError",
+    "check_answer",
+    "check_url",
+    "chunk_urls",
+    "fetch_async",
+    "fetch_many",
+    "fetch_sequential",
+    "fetch_threads",
+    "make_session",
+    "read_array_metadata",
+]

@@ -1,0 +1,187 @@
+"""The latency model every measurement in the course is compared with, and its plot.
+
+With ``C`` requests in flight, ``N`` objects need ``ceil(N / C)`` rounds, and each round costs one
+latency. A bandwidth cap adds the time to push all bytes through the link once::
+
+    ideal = ceil(N / C) x latency  (+ total_bytes / bandwidth, when capped)
+
+Lessons, benchmarks, the viewer and the cluster code all use :func:`model_time_s`; nothing else in
+the helpers re-derives it.
+
+Examples
+--------
+>>> from helpers.model import model_time_s
+>>> model_time_s(64, 16, 0.1)  # 64 chunks, 16 in flight, 100 ms each round
+0.4
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .config import BYTES_PER_MBIT
+
+__all__ = ["ideal_speedup", "model_time_s", "plot_scaling"]
+
+
+def model_time_s(
+    n_requests: int,
+    concurrency: int,
+    latency_s: float,
+    total_bytes: int = 0,
+    bandwidth_mbps: float | None = None,
+) -> float:
+    """Ideal seconds to fetch ``n_requests`` objects with ``concurrency`` in flight.
+
+    Parameters
+    ----------
+    n_requests : int
+        Objects to fetch (one request each), at least 1.
+    concurrency : int
+        Requests in flight at once, at least 1.
+    latency_s : float
+        Seconds one request waits for its answer (one round).
+    total_bytes : int, optional
+        Bytes of all objects together (only used with a bandwidth cap).
+    bandwidth_mbps : float or None, optional
+        Bandwidth cap of the link in Mbit/s; ``None`` for no cap.
+
+    Returns
+    -------
+    float
+        ``ceil(n_requests / concurrency) * latency_s`` (+ the transfer time when capped).
+
+    Examples
+    --------
+    >>> model_time_s(64, 1, 0.1)  # one at a time
+    6.4
+    >>> model_time_s(64, 64, 0.1, total_bytes=32_000_000, bandwidth_mbps=100)
+    2.66
+    """
+    if n_requests < 1:
+        raise ValueError(f"n_requests must be >= 1, got {n_requests}")
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    if latency_s < 0 or total_bytes < 0:
+        raise ValueError("latency_s and total_bytes must be >= 0")
+    if bandwidth_mbps is not None and bandwidth_mbps <= 0:
+        raise ValueError(f"bandwidth_mbps must be > 0 or None, got {bandwidth_mbps}")
+    seconds = math.ceil(n_requests / concurrency) * latency_s
+    if bandwidth_mbps is not None:
+        seconds += total_bytes / (bandwidth_mbps * BYTES_PER_MBIT)
+    return seconds
+
+
+def ideal_speedup(
+    n_requests: int,
+    concurrency: int,
+    latency_s: float = 1.0,
+    total_bytes: int = 0,
+    bandwidth_mbps: float | None = None,
+) -> float:
+    """Speedup over one-at-a-time that the model allows (``N / ceil(N / C)`` without a cap).
+
+    Examples
+    --------
+    >>> ideal_speedup(64, 16)
+    16.0
+    >>> ideal_speedup(10, 4)  # 3 rounds instead of 10
+    3.3333333333333335
+    """
+    one = model_time_s(n_requests, 1, latency_s, total_bytes, bandwidth_mbps)
+    return one / model_time_s(n_requests, concurrency, latency_s, total_bytes, bandwidth_mbps)
+
+
+def plot_scaling(
+    times: Mapping[str, Mapping[int, float]],
+    n_chunks: int,
+    latency_s: float,
+    total_bytes: int = 0,
+    bandwidth_mbps: float | None = None,
+    axes: Any = None,
+    title: str | None = None,
+    baseline_s: float | None = None,
+) -> Any:
+    """Two panels: time vs concurrency with the model over it, and speedup vs concurrency.
+
+    Parameters
+    ----------
+    times : mapping
+        ``{label: {concurrency: seconds}}``, e.g. ``{"fetch_async": {1: 6.5, 16: 0.44}}``.
+    n_chunks, latency_s, total_bytes, bandwidth_mbps
+        The model's inputs (see :func:`model_time_s`).
+    axes : pair of matplotlib axes, optional
+        Where to draw (a new figure when ``None``).
+    title : str, optional
+        Title above both panels.
+    baseline_s : float, optional
+        Speedup is ``baseline_s`` (e.g. a sequential run) divided by each time; without it, each
+        label's own time at concurrency 1 (labels without one are left out of the speedup panel).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding both panels.
+
+    Examples
+    --------
+    >>> fig = plot_scaling({"threads": {1: 6.5, 16: 0.45}}, n_chunks=64, latency_s=0.1)
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    time_ax, speed_ax = axes
+    fig = time_ax.figure
+    all_c = sorted({c for series in times.values() for c in series})
+    if not all_c:
+        raise ValueError("nothing to plot: no measurements")
+    dense = np.unique(np.round(np.geomspace(1, max(all_c) * 1.05, 200)).astype(int))
+    model = [model_time_s(n_chunks, int(c), latency_s, total_bytes, bandwidth_mbps) for c in dense]
+    capped = f" + {total_bytes / 1e6:.1f} MB / {bandwidth_mbps:g} Mbit/s" if bandwidth_mbps else ""
+    time_ax.plot(
+        dense,
+        model,
+        "k-",
+        lw=1.5,
+        label=f"model: ceil({n_chunks}/C) x {latency_s * 1e3:g} ms{capped}",
+    )
+    speed_ax.plot(
+        dense,
+        [ideal_speedup(n_chunks, int(c), latency_s, total_bytes, bandwidth_mbps) for c in dense],
+        "k-",
+        lw=1.5,
+        label="ideal (model)",
+    )
+    markers = "osD^v<>ph*"
+    for i, (label, series) in enumerate(times.items()):
+        cs = sorted(series)
+        ts = [series[c] for c in cs]
+        marker = markers[i % len(markers)]
+        time_ax.plot(cs, ts, marker=marker, ls="--", lw=1, label=label)
+        base = baseline_s if baseline_s is not None else series.get(1)
+        if base is not None:
+            speed_ax.plot(cs, [base / t for t in ts], marker=marker, ls="--", lw=1, label=label)
+    plain = FuncFormatter(lambda value, _pos: f"{value:g}")
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(plain)
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("concurrency C (requests in flight)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    time_ax.set_ylabel("time for all chunks (s)")
+    time_ax.set_title(f"Time to fetch {n_chunks} chunks")
+    speed_ax.set_ylabel("speedup over one at a time (x)")
+    speed_ax.set_title("Speedup against the ideal")
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -1,0 +1,56 @@
+"""Command line of the sample data: ``python -m helpers.samples build|info``.
+
+``python -m helpers.data build|info`` (the old name) runs the same :func:`main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..paths import samples_dir
+from .build import build_samples, print_info
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build or inspect the sample stores from the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``): ``build [--out DIR] [--force]`` or
+        ``info [--out DIR]``.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Examples
+    --------
+    >>> main(["build"])  # doctest: +SKIP
+    sample data up to date in .../data/samples
+    0
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.samples",
+        description="Build or inspect the synthetic sample OME-Zarr stores of the course.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="generate the sample stores (skipped when up to date)")
+    build.add_argument(
+        "--out", type=Path, default=None, help=f"output folder (default {samples_dir()})"
+    )
+    build.add_argument("--force", action="store_true", help="rebuild even if the stamp matches")
+    info = sub.add_parser("info", help="list the sample stores, their sizes and whether built")
+    info.add_argument(
+        "--out", type=Path, default=None, help=f"samples folder (default {samples_dir()})"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        build_samples(args.out, force=args.force)
+    else:
+        print_info(args.out)
+    return 0

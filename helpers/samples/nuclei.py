@@ -1,0 +1,283 @@
+"""The nuclei sample: a 3D two-channel volume of nuclei with their labels, and its two stores.
+
+It imitates the IDR teaching image idr0062A/6001240.zarr: axes c/z/y/x, LaminB1 (a thin bright
+shell at each nuclear boundary) and DAPI (the textured nucleus interior), plus a ground-truth label
+image with one value per nucleus. The same pixels are written twice: OME-NGFF 0.4 on Zarr v2 with
+one chunk per plane (:func:`write_nuclei_v04`) and OME-NGFF 0.5 on Zarr v3 with 256 x 256 chunks
+(:func:`write_nuclei_v05`). Everything is seeded: the same seed gives the same bytes.
+
+Examples
+--------
+>>> image, labels = nuclei_volume()  # doctest: +SKIP
+>>> image.shape, labels.shape  # doctest: +SKIP
+((2, 236, 275, 271), (236, 275, 271))
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import zarr
+from scipy import ndimage
+
+from ..ngff import image_attributes, label_colors, label_image_metadata, omero_metadata
+from .noise import smooth_curve, unit_noise
+from .pyramid import downsample_nearest, pyramid
+from .writing import BLOSC_V2, V2_CHUNK_KEYS, blosc_v3, pyramid_multiscale, write_levels
+
+__all__ = [
+    "CHANNELS_NUCLEI",
+    "NUCLEI_LEVELS",
+    "NUCLEI_SEED",
+    "NUCLEI_SHAPE",
+    "NUCLEI_WINDOW",
+    "VOXEL_UM",
+    "Nucleus",
+    "nuclei_volume",
+    "place_nuclei",
+    "write_nuclei_v04",
+    "write_nuclei_v05",
+]
+
+logger = logging.getLogger(__name__)
+
+NUCLEI_SEED = 6001240
+"""Seed of the nuclei volume."""
+NUCLEI_SHAPE = (236, 275, 271)
+"""Shape (z, y, x) of level 0."""
+VOXEL_UM = (0.5002, 0.3604, 0.3604)
+"""Voxel size (z, y, x) of level 0, micrometres."""
+NUCLEI_LEVELS = 3
+"""Pyramid levels (downsampled in y/x only)."""
+CHANNELS_NUCLEI = (("LaminB1", "0000FF"), ("DAPI", "FFFF00"))
+"""Channel labels and display colours."""
+NUCLEI_WINDOW = (0, 65535, 0, 1500)
+"""Display window (min, max, start, end) of both channels."""
+
+
+class Nucleus(NamedTuple):
+    """An ellipsoidal nucleus in voxel coordinates of level 0."""
+
+    center: tuple[float, float, float]
+    """Centre (z, y, x)."""
+    radii: tuple[float, float, float]
+    """Semi-axes along z and the (rotated) y, x axes."""
+    angle: float
+    """Rotation in the y/x plane, radians."""
+
+
+def _random_nucleus(rng: np.random.Generator) -> Nucleus:
+    """Draw one nucleus 25-60 px across in y/x, a bit flatter than wide (z voxels are 0.5 um)."""
+    ry = rng.uniform(12.5, 30.0)
+    rx = float(np.clip(ry * rng.uniform(0.75, 1.3), 12.5, 30.0))
+    rz = max(ry, rx) * VOXEL_UM[1] * rng.uniform(0.6, 0.95) / VOXEL_UM[0]
+    reach = max(ry, rx) + 3  # keep the whole nucleus, lamina included, inside the image
+    center = (
+        rng.uniform(rz + 3, NUCLEI_SHAPE[0] - rz - 3),
+        rng.uniform(reach, NUCLEI_SHAPE[1] - reach),
+        rng.uniform(reach, NUCLEI_SHAPE[2] - reach),
+    )
+    return Nucleus(center, (rz, ry, rx), rng.uniform(0, np.pi))
+
+
+def _bounding_radius_um(n: Nucleus) -> float:
+    return max(n.radii[0] * VOXEL_UM[0], max(n.radii[1:]) * VOXEL_UM[1])
+
+
+def place_nuclei(rng: np.random.Generator, count: int) -> list[Nucleus]:
+    """Draw ``count`` random nuclei whose bounding spheres stay at least 1 um apart.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the random positions, sizes and angles.
+    count : int
+        Number of nuclei.
+
+    Returns
+    -------
+    list of Nucleus
+        The nuclei, in the order they were placed.
+
+    Raises
+    ------
+    RuntimeError
+        If ``count`` nuclei do not fit after 100 000 tries.
+    """
+    placed: list[Nucleus] = []
+    for _ in range(100_000):
+        if len(placed) == count:
+            return placed
+        cand = _random_nucleus(rng)
+        c_um = np.multiply(cand.center, VOXEL_UM)
+        if all(
+            np.linalg.norm(c_um - np.multiply(other.center, VOXEL_UM))
+            > _bounding_radius_um(cand) + _bounding_radius_um(other) + 1.0
+            for other in placed
+        ):
+            placed.append(cand)
+    raise RuntimeError(f"could only place {len(placed)} of {count} nuclei")
+
+
+def _nucleus_radius_map(n: Nucleus) -> tuple[tuple[slice, ...], np.ndarray]:
+    """Bounding-box slices of ``n`` and, inside them, the normalised ellipsoid radius (1 = edge)."""
+    slices, coords = [], []
+    for axis, (c, radius) in enumerate(zip(n.center, n.radii, strict=True)):
+        lo, hi = max(int(c - radius - 4), 0), min(int(c + radius + 5), NUCLEI_SHAPE[axis])
+        slices.append(slice(lo, hi))
+        coords.append(np.arange(lo, hi, dtype=np.float32) - np.float32(c))
+    dz = coords[0][:, None, None]
+    dy, dx = coords[1][None, :, None], coords[2][None, None, :]
+    cos, sin = np.float32(np.cos(n.angle)), np.float32(np.sin(n.angle))
+    u, v = cos * dy + sin * dx, -sin * dy + cos * dx
+    r = np.sqrt((dz / n.radii[0]) ** 2 + (u / n.radii[1]) ** 2 + (v / n.radii[2]) ** 2)
+    return tuple(slices), r
+
+
+def nuclei_volume(seed: int = NUCLEI_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Render the synthetic nuclei volume and its labels.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the random generator; the default gives the course's sample.
+
+    Returns
+    -------
+    image : numpy.ndarray
+        uint16 (c, z, y, x): channel 0 = LaminB1 (a thin bright shell at each nuclear boundary),
+        channel 1 = DAPI (textured nucleus interior).
+    labels : numpy.ndarray
+        uint16 (z, y, x): 0 = background, 1..N = the ellipsoids used for DAPI.
+    """
+    rng = np.random.default_rng(seed)
+    nuclei = place_nuclei(rng, int(rng.integers(18, 23)))
+    texture = np.clip(unit_noise(rng, NUCLEI_SHAPE, (0.8, 1.5, 1.5)), -2.5, 2.5)
+
+    labels = np.zeros(NUCLEI_SHAPE, np.uint16)
+    dapi = np.zeros(NUCLEI_SHAPE, np.float32)
+    lamina = np.zeros(NUCLEI_SHAPE, np.float32)
+    for value, n in enumerate(nuclei, start=1):
+        sl, r = _nucleus_radius_map(n)
+        inside = r <= 1.0
+        labels[sl][inside] = value
+        brightness = rng.uniform(750, 1150)
+        dapi[sl][inside] = brightness * (1 + 0.15 * texture[sl][inside])
+        # Distance to the boundary in y/x pixels (approximately), for a ~1 px thick shell.
+        dist = (r - 1.0) * np.float32((n.radii[1] + n.radii[2]) / 2)
+        shell = np.exp(-0.5 * (dist / 1.1) ** 2) + 0.08 * inside
+        lamina[sl] += np.float32(rng.uniform(600, 1000)) * shell
+
+    psf = (0.8, 1.0, 1.0)  # blur in voxels (z, y, x)
+    background = _background(rng)
+    channels = []
+    for clean, level in ((lamina, 90.0), (dapi, 110.0)):
+        signal = ndimage.gaussian_filter(clean, psf) + level * background
+        channels.append(_add_noise(rng, signal))
+    logger.debug("rendered %d nuclei (seed %d)", len(nuclei), seed)
+    return np.stack(channels), labels
+
+
+def _background(rng: np.random.Generator) -> np.ndarray:
+    """Smooth, uneven illumination around 1.0 (float32, z/y/x)."""
+    z, y, x = (smooth_curve(rng, n) for n in NUCLEI_SHAPE)
+    return (1 + 0.15 * z[:, None, None]) * (1 + 0.2 * y[None, :, None] * x[None, None, :])
+
+
+def _add_noise(rng: np.random.Generator, signal: np.ndarray) -> np.ndarray:
+    """Add shot noise (approximated as Gaussian) plus read noise; returns uint16."""
+    noise = rng.standard_normal(signal.shape, dtype=np.float32)
+    noisy = signal + noise * np.sqrt(np.maximum(signal, 1.0) + 9.0)
+    return np.clip(np.rint(noisy), 0, 65535).astype(np.uint16)
+
+
+# --- stores ---------------------------------------------------------------------------------------
+def _per_plane(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (1,) * (len(shape) - 2) + tuple(shape[-2:])
+
+
+def _tile_256(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (1,) * (len(shape) - 2) + (256, 256)
+
+
+def _write_nuclei(
+    path: Path,
+    image: np.ndarray,
+    labels: np.ndarray,
+    course: dict[str, Any],
+    name: str,
+    version: str,
+) -> None:
+    """Write image and labels as OME-NGFF ``version`` ("0.4": Zarr v2, "0.5": Zarr v3)."""
+    zarr_format: Literal[2, 3]
+    if version == "0.4":
+        zarr_format, chunks_of, entry_version = 2, _per_plane, version
+        array_kwargs: dict[str, Any] = {
+            "compressors": BLOSC_V2,
+            "chunk_key_encoding": V2_CHUNK_KEYS,
+        }
+    else:  # 0.5: the version sits once under "ome", not in each entry
+        zarr_format, chunks_of, entry_version = 3, _tile_256, None
+        array_kwargs = {"compressors": blosc_v3(), "dimension_names": tuple("czyx")}
+    scale = [1.0, *VOXEL_UM]
+
+    root = zarr.open_group(path, mode="w", zarr_format=zarr_format)
+    multiscale = pyramid_multiscale(name, "czyx", scale, NUCLEI_LEVELS, "mean", entry_version)
+    omero = omero_metadata(
+        name, CHANNELS_NUCLEI, NUCLEI_WINDOW, entry_version, NUCLEI_SHAPE[0] // 2
+    )
+    root.attrs.update(
+        {**image_attributes(version, multiscales=[multiscale], omero=omero), "course": course}
+    )
+    write_levels(root, pyramid(image, NUCLEI_LEVELS), chunks_of, **array_kwargs)
+
+    labels_group = root.create_group("labels")
+    labels_group.attrs.update(image_attributes(version, labels=["0"]))
+    label = labels_group.create_group("0")
+    label_multiscale = pyramid_multiscale(
+        "nuclei", "czyx", scale, NUCLEI_LEVELS, "nearest", entry_version
+    )
+    image_label = label_image_metadata(version, label_colors(int(labels.max())))
+    label.attrs.update(
+        image_attributes(version, multiscales=[label_multiscale], image_label=image_label)
+    )
+    label_levels = pyramid(labels[None], NUCLEI_LEVELS, downsample_nearest)
+    write_levels(label, label_levels, chunks_of, **array_kwargs)
+    logger.info("wrote OME-NGFF %s store %s", version, path)
+
+
+def write_nuclei_v04(
+    path: Path, image: np.ndarray, labels: np.ndarray, course: dict[str, Any]
+) -> None:
+    """Write the nuclei as OME-NGFF 0.4 / Zarr v2, one chunk per plane, labels at ``labels/0``.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Folder of the store (replaced if it exists).
+    image, labels : numpy.ndarray
+        Level 0 of the image (c, z, y, x) and of the labels (z, y, x), from :func:`nuclei_volume`.
+    course : dict
+        The root group's ``"course"`` attribute (see :func:`helpers.samples.course_attrs`).
+    """
+    _write_nuclei(path, image, labels, course, "6001240.zarr", "0.4")
+
+
+def write_nuclei_v05(
+    path: Path, image: np.ndarray, labels: np.ndarray, course: dict[str, Any]
+) -> None:
+    """Write the nuclei as OME-NGFF 0.5 / Zarr v3, (1, 1, 256, 256) chunks, labels at ``labels/0``.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Folder of the store (replaced if it exists).
+    image, labels : numpy.ndarray
+        Level 0 of the image (c, z, y, x) and of the labels (z, y, x), from :func:`nuclei_volume`.
+    course : dict
+        The root group's ``"course"`` attribute (see :func:`helpers.samples.course_attrs`).
+    """
+    _write_nuclei(path, image, labels, course, "6001240_labels.zarr", "0.5")

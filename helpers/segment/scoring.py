@@ -1,0 +1,85 @@
+"""Score a segmentation against ground-truth labels: Dice, IoU and object counts.
+
+Examples
+--------
+>>> import numpy as np
+>>> truth = np.array([[1, 1, 0, 2]])
+>>> print(compare_with_truth(np.array([[3, 3, 0, 0]]), truth))
+Dice 0.800, IoU 0.667, 1 objects found vs 2 true (error -1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Score", "compare_with_truth"]
+
+
+@dataclass(frozen=True)
+class Score:
+    """How a segmentation compares with ground-truth labels."""
+
+    dice: float
+    """2|A and B| / (|A| + |B|) of the foreground masks (1 = identical)."""
+    iou: float
+    """|A and B| / |A or B| of the foreground masks (Jaccard index)."""
+    count: int
+    """Objects found."""
+    true_count: int
+    """Objects in the ground truth."""
+
+    @property
+    def count_error(self) -> int:
+        """Objects found minus true objects (negative: missed or merged nuclei)."""
+        return self.count - self.true_count
+
+    def __str__(self) -> str:
+        return (
+            f"Dice {self.dice:.3f}, IoU {self.iou:.3f}, {self.count} objects found "
+            f"vs {self.true_count} true (error {self.count_error:+d})"
+        )
+
+
+def compare_with_truth(labels: np.ndarray, truth: np.ndarray) -> Score:
+    """Dice, IoU and object counts of ``labels`` against ``truth`` (0 = background in both).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        The segmentation to score.
+    truth : numpy.ndarray
+        Ground-truth labels of the same shape (singleton axes, e.g. a channel, are ignored).
+
+    Returns
+    -------
+    Score
+        Overlap of the foregrounds and the numbers of objects.
+
+    Raises
+    ------
+    ValueError
+        The shapes differ (after dropping singleton axes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> compare_with_truth(np.ones((2, 2)), np.ones((1, 2, 2))).dice
+    1.0
+    """
+    labels, truth = np.asarray(labels), np.asarray(truth)
+    if labels.shape != truth.shape:
+        labels, truth = np.squeeze(labels), np.squeeze(truth)
+    if labels.shape != truth.shape:
+        raise ValueError(f"shapes differ: labels {labels.shape}, truth {truth.shape}")
+    found, true = labels > 0, truth > 0
+    overlap = int(np.count_nonzero(found & true))
+    total = int(np.count_nonzero(found)) + int(np.count_nonzero(true))
+    union = total - overlap
+    return Score(
+        dice=2 * overlap / total if total else 1.0,
+        iou=overlap / union if union else 1.0,
+        count=int(np.unique(labels[found]).size),
+        true_count=int(np.unique(truth[true]).size),
+    )

@@ -1,0 +1,165 @@
+"""The package's layering, checked from the source: one idea per module, no knots.
+
+- no import cycle inside ``helpers/`` (every import counts, also those inside functions);
+- only ``helpers/_compat.py`` touches zarr's, fsspec's and s3fs's internals;
+- no module over 400 lines; every public module declares ``__all__``;
+- every timeout constant lives in ``helpers/config.py``;
+- the learner API and the segmentation pipeline do not load the benchmarks, and no lesson imports them.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.paths import REPO_ROOT
+
+PACKAGE = REPO_ROOT / "helpers"
+MODULES = sorted(PACKAGE.rglob("*.py"))
+MAX_LINES = 400
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO_ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+NAMES = {module_name(p): p for p in MODULES}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The helpers modules that ``path`` imports, anywhere in the file (outside TYPE_CHECKING)."""
+    tree = ast.parse(path.read_text())
+    this = module_name(path)
+    package = this if path.name == "__init__.py" else this.rpartition(".")[0]
+    skip: set[int] = set()
+    for node in ast.walk(tree):  # imports for type checkers only are not dependencies at run time
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip |= {id(n) for n in ast.walk(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {t for t in targets if t in NAMES and t != this}
+    return found
+
+
+def test_no_import_cycle_inside_helpers() -> None:
+    graph = {name: imported_modules(path) for name, path in NAMES.items()}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                cycles.append(" -> ".join([*stack[stack.index(target) :], target]))
+            elif target not in state:
+                visit(target, [*stack, target])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+INTERNALS = re.compile(
+    r"zarr\.core|zarr\.storage\.(StorePath|WrapperStore)|from zarr\.storage import .*(StorePath|Wrapper)"
+    r"|\bAsyncArray\(|\bGroupMetadata\(|_s3creator|\._session\b|\._cache\b"
+)
+
+
+def test_only_compat_touches_library_internals() -> None:
+    offenders = []
+    for path in MODULES:
+        if (
+            path.name == "_compat.py" or path.parent.name == "cloud"
+        ):  # cloud: our own proxy's session
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if INTERNALS.search(code) and not code.strip().startswith(('"', "'")):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "library internals outside helpers/_compat.py:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_module_is_small_and_declares_its_api(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(REPO_ROOT)} has {lines} lines (> {MAX_LINES})"
+    tree = ast.parse(path.read_text())
+    assert ast.get_docstring(tree), f"{path.name}: no module docstring"
+    public = not path.name.startswith("_") or path.name == "__init__.py"
+    if public:
+        exported = [
+            node
+            for node in tree.body
+            if (
+                isinstance(node, ast.Assign)
+                and any(getattr(t, "id", None) == "__all__" for t in node.targets)
+            )
+            or (isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "__all__")
+        ]
+        assert exported, f"{path.relative_to(REPO_ROOT)}: public module without __all__"
+
+
+def test_every_timeout_is_defined_once_in_config() -> None:
+    definition = re.compile(r"^([A-Z][A-Z0-9_]*(TIMEOUT|POOL|CONNECTIONS)[A-Z0-9_]*)\s*(:[^=]+)?=")
+    elsewhere = []
+    for path in MODULES:
+        if path.name == "config.py":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if definition.match(line):
+                elsewhere.append(f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}")
+    assert not elsewhere, "constants to move to helpers/config.py:\n" + "\n".join(elsewhere)
+
+
+def loaded_after(statement: str) -> list[str]:
+    code = f"import sys, json; {statement}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    ).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import helpers",
+        "from helpers import open_image, model_time_s",
+        "import helpers.segment",
+        "import helpers.browse",
+        "import helpers.fetch",
+    ],
+)
+def test_learner_api_does_not_load_the_benchmarks(statement: str) -> None:
+    loaded = loaded_after(statement)
+    assert not [m for m in loaded if m.startswith("helpers.bench")], statement
+
+
+def test_lessons_never_import_the_benchmarks() -> None:
+    for notebook in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert not re.search(r"helpers\.bench|from helpers import bench", code), notebook.name
