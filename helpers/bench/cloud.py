@@ -32,8 +32,11 @@ from pathlib import Path
 import aiohttp
 
 from ..cloud import SCRATCH_BUCKET, CloudError, cloud_status, start_cloud
-from ..config import DEFAULT_LATENCY_MS, MAX_CONNECTIONS
+from ..cloud.conditions import add_condition_arguments
+from ..config import MAX_CONNECTIONS
 from .targets import CLOUD_BIG_GET_ROUNDS, cloud_latency_range
+
+PROG = "python -m helpers.bench cloud"
 
 __all__ = ["CloudCheck", "LatencyFigure", "format_check", "main", "measure_cloud", "run_check"]
 
@@ -266,7 +269,7 @@ def run_check(endpoint: str, bucket: str, latency_ms: float, repeats: int = 5) -
     return check.ok
 
 
-def parser(prog: str = "python -m helpers.bench cloud") -> argparse.ArgumentParser:
+def parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The command line of the cloud check.
 
     Parameters
@@ -288,39 +291,29 @@ def parser(prog: str = "python -m helpers.bench cloud") -> argparse.ArgumentPars
         ),
     )
     p.add_argument("--endpoint", default=None, help="cloud to measure (default: start a fresh one)")
-    p.add_argument(
-        "--latency-ms",
-        type=float,
-        default=DEFAULT_LATENCY_MS,
-        help="per-request latency (default 100)",
-    )
-    p.add_argument(
-        "--jitter-ms", type=float, default=0.0, help="latency varies by +/- this (default 0)"
-    )
-    p.add_argument(
-        "--bandwidth-mbps",
-        type=float,
-        default=None,
-        help="shared bandwidth cap in Mbit/s (default: none)",
-    )
-    p.add_argument("--repeats", type=int, default=5)
+    add_condition_arguments(p)
+    p.add_argument("--repeats", type=int, default=5, help="rounds per figure (default 5)")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     """``python -m helpers.bench cloud``: check a cloud (a fresh one without ``--endpoint``).
+
+    ``python -m helpers.cloud check`` is the same command (it calls this with its own ``prog``).
 
     Parameters
     ----------
     argv : list of str, optional
         The arguments (default: the command line).
+    prog : str, optional
+        The command shown in the usage line.
 
     Returns
     -------
     int
         0 when every target is met, 1 when one is missed, 2 on an error.
     """
-    args = parser().parse_args(argv)
+    args = parser(prog).parse_args(argv)
     try:
         if args.endpoint:
             latency = cloud_status(args.endpoint)["latency_ms"]

@@ -8,28 +8,17 @@ import json
 import sys
 from pathlib import Path
 
-from ..paths import samples_dir
-from .client import SCRATCH_BUCKET, CloudError, cloud_status, find_cloud, start_cloud
-from .conditions import NetworkConditions
-
-
-def _conditions_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--latency-ms", type=float, default=100.0, help="per-request latency (default 100)"
-    )
-    parser.add_argument(
-        "--jitter-ms", type=float, default=0.0, help="latency varies by +/- this (default 0)"
-    )
-    parser.add_argument(
-        "--bandwidth-mbps",
-        type=float,
-        default=None,
-        help="shared bandwidth cap in Mbit/s (default: none)",
-    )
+from .client import CloudError, find_cloud
+from .conditions import NetworkConditions, add_condition_arguments
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m helpers.cloud``; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["check"]:  # the same command as python -m helpers.bench cloud
+        from ..bench.cloud import main as check_main
+
+        return check_main(argv[1:], prog="python -m helpers.cloud check")
     parser = argparse.ArgumentParser(prog="python -m helpers.cloud", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -37,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--port", type=int, default=0, help="port of the endpoint (default: any free port)"
     )
-    _conditions_args(serve)
+    add_condition_arguments(serve)
     serve.add_argument(
         "--data",
         type=Path,
@@ -50,12 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         help="do not record this cloud for notebooks to find",
     )
 
-    check = commands.add_parser("check", help="measure latency and throughput of a cloud")
-    check.add_argument(
-        "--endpoint", default=None, help="cloud to measure (default: start a fresh one)"
+    commands.add_parser(
+        "check",
+        help="measure latency and throughput of a cloud (= python -m helpers.bench cloud)",
+        add_help=False,
     )
-    _conditions_args(check)
-    check.add_argument("--repeats", type=int, default=5)
 
     commands.add_parser("status", help="print the running cloud's settings and counters")
 
@@ -83,16 +71,6 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             return 0
-        if args.command == "check":
-            if args.endpoint:
-                latency = cloud_status(args.endpoint)["latency_ms"]
-                ok = _check(args.endpoint, latency, args.repeats)
-            else:
-                with start_cloud(
-                    args.latency_ms, args.jitter_ms, args.bandwidth_mbps, data=_empty_dir()
-                ) as fresh:
-                    ok = _check(fresh.endpoint, args.latency_ms, args.repeats)
-            return 0 if ok else 1
         running = find_cloud()
         if running is None:
             print(
@@ -111,19 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     except (CloudError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-
-
-def _check(endpoint: str, latency_ms: float, repeats: int) -> bool:
-    from ..bench.cloud import run_check  # the check lives with the other benchmarks
-
-    return run_check(endpoint, SCRATCH_BUCKET, latency_ms, repeats)
-
-
-def _empty_dir() -> Path:
-    """An empty data folder: ``check`` needs no sample data, so it starts in well under a second."""
-    folder = samples_dir().parent / "empty"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 if __name__ == "__main__":

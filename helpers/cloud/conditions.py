@@ -6,12 +6,13 @@ through the proxy's ``/_cloud/conditions`` control path) and so later fault inje
 
 from __future__ import annotations
 
+import argparse
 import random
 from dataclasses import asdict, dataclass, field
 
 from ..config import BYTES_PER_MBIT, DEFAULT_LATENCY_MS
 
-__all__ = ["NetworkConditions"]
+__all__ = ["NetworkConditions", "add_condition_arguments"]
 
 
 @dataclass
@@ -84,3 +85,22 @@ class NetworkConditions:
             for k, v in asdict(self).items()
             if k in ("latency_ms", "jitter_ms", "bandwidth_mbps")
         }
+
+
+def add_condition_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--latency-ms``, ``--jitter-ms`` and ``--bandwidth-mbps`` to a command line."""
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=DEFAULT_LATENCY_MS,
+        help=f"per-request latency (default {DEFAULT_LATENCY_MS:g})",
+    )
+    parser.add_argument(
+        "--jitter-ms", type=float, default=0.0, help="latency varies by +/- this (default 0)"
+    )
+    parser.add_argument(
+        "--bandwidth-mbps",
+        type=float,
+        default=None,
+        help="shared bandwidth cap in Mbit/s (default: none)",
+    )
