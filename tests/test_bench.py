@@ -187,14 +187,14 @@ def test_existing_cloud_gets_data_in_scratch_and_conditions_restored(empty_cloud
     ) as target:
         assert target.bucket == empty_cloud.scratch_bucket
         during = empty_cloud.status()
-        assert during["latency_ms"] == 10 and during["bandwidth_mbps"] == 400
+        assert during.latency_ms == 10 and during.bandwidth_mbps == 400
         records = run_benchmark(
             target, ["sequential", RECOMMENDED], [3], repeats=1, min_time_s=0, progress=None
         )
         assert records[-1].ideal_s == pytest.approx(model_time_s(3, 3, 0.010, 3 * CHUNK_BYTES, 400))
     after = empty_cloud.status()
-    assert {k: after[k] for k in ("latency_ms", "bandwidth_mbps")} == {
-        k: before[k] for k in ("latency_ms", "bandwidth_mbps")
+    assert {k: getattr(after, k) for k in ("latency_ms", "bandwidth_mbps")} == {
+        k: getattr(before, k) for k in ("latency_ms", "bandwidth_mbps")
     }
     fs = s3fs.S3FileSystem(anon=True, endpoint_url=empty_cloud.endpoint, skip_instance_cache=True)
     assert not fs.exists(f"{empty_cloud.scratch_bucket}/{bench_array_path(3)}/zarr.json")

@@ -395,9 +395,9 @@ def test_counted_requests_match_the_cloud_and_the_bench_tour_passes(cloud) -> No
 
     image = open_image(f"s3://{PUBLIC_BUCKET}/synthetic/tissue.zarr", endpoint=cloud.endpoint)
     reader = ViewReader(image)
-    before = cloud.status()["requests"]
+    before = cloud.status().requests
     steps = run_tour(reader, tour(image))
-    served = cloud.status()["requests"] - before
+    served = cloud.status().requests - before
     assert served == sum(s.cost.requests for s in steps) > 0
     assert any(s.revisit for s in steps) and all(s.cost.requests == 0 for s in steps if s.revisit)
     # Counts are checked exactly; time with a generous margin (shared CI machines are slow).

@@ -81,8 +81,8 @@ def test_status_counts_requests_and_bytes(empty_cloud: Cloud) -> None:
     for _ in range(3):
         timed_get(url)
     status = empty_cloud.status()
-    assert status["requests_by_method"] == {"GET": 3}
-    assert status["bytes_sent"] == 3000
+    assert status.requests_by_method == {"GET": 3}
+    assert status.bytes_sent == 3000
 
 
 def test_invalid_conditions_are_refused(empty_cloud: Cloud) -> None:
@@ -90,7 +90,7 @@ def test_invalid_conditions_are_refused(empty_cloud: Cloud) -> None:
         empty_cloud.set_conditions(latency_ms=-1)
     with pytest.raises(ValueError, match="unknown condition"):
         empty_cloud.set_conditions(latency=5)
-    assert cloud_status(empty_cloud.endpoint)["latency_ms"] == 50
+    assert cloud_status(empty_cloud.endpoint).latency_ms == 50
     with pytest.raises(ValueError, match="bandwidth_mbps must be > 0"):
         NetworkConditions(bandwidth_mbps=0)
 
@@ -147,7 +147,7 @@ def test_serve_cli_prints_endpoint_first_and_stops_cleanly(tmp_path) -> None:
             pass
         children = psutil.Process(process.pid).children(recursive=True)
         assert children, "moto runs as a subprocess"
-        assert cloud_status(first[1])["latency_ms"] == 10
+        assert cloud_status(first[1]).latency_ms == 10
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
         gone, alive = psutil.wait_procs(children, timeout=10)
@@ -184,7 +184,7 @@ def test_ensure_cloud_starts_one_shared_cloud_and_then_reuses_it(
         assert state["endpoint"] == first.endpoint
         second = client.ensure_cloud(verbose=False)  # another notebook: same cloud, nothing started
         assert second.endpoint == first.endpoint
-        assert first.status()["public_bucket"] == "course-data"
+        assert first.status().public_bucket == "course-data"
     finally:
         server = psutil.Process(state["pid"])
         children = server.children(recursive=True)

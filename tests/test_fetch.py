@@ -93,8 +93,8 @@ def test_concurrency_is_bounded_and_used(private, name, concurrency) -> None:
     result = FETCHERS[name](urls, concurrency)
     status = cloud.status()
     # the server saw exactly `concurrency` requests at once: never more, and the pool was used
-    assert status["max_in_flight"] == concurrency
-    assert status["requests"] == N_CHUNKS
+    assert status.max_in_flight == concurrency
+    assert status.requests == N_CHUNKS
     assert result.stats.max_in_flight == concurrency
     # and the time follows the model: no faster than ceil(N/C) rounds of latency (a looser
     # bound would mean more than C in flight), clearly faster than sequential when C > 1
@@ -122,7 +122,7 @@ def test_missing_chunk_fails_at_once_naming_the_url(private) -> None:
             fetcher([*urls[:3], missing, *urls[3:6]], 2)
         assert info.value.status == 404 and info.value.attempts == 1, name
         assert info.value.url == missing
-        assert cloud.status()["requests"] <= 7  # the missing key was asked once, not retried
+        assert cloud.status().requests <= 7  # the missing key was asked once, not retried
 
 
 def test_invalid_arguments_raise_value_error(private) -> None:

@@ -106,7 +106,7 @@ def nuclei(cloud):
 def test_threshold_on_coarse_level_costs_fewer_requests_and_agrees(nuclei, cloud) -> None:
     cloud.reset_stats()
     coarse = seg.compute_threshold(nuclei, "DAPI", level=-1, plane_step=4)
-    requests = cloud.status()["requests"]
+    requests = cloud.status().requests
     n_planes = nuclei.shape[nuclei.axis("z")]
     assert requests == -(-n_planes // 4)  # one GET per plane read, nothing else
     with zarr.config.set({"async.concurrency": 64}):

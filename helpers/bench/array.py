@@ -27,7 +27,7 @@ import numpy as np
 import zarr
 from zarr.abc.store import Store
 
-from ..cloud import SCRATCH_BUCKET, Cloud, CloudError, cloud_status, start_cloud
+from ..cloud import Cloud, CloudError, cloud_status, start_cloud
 from ..config import DEFAULT_LATENCY_MS
 from ..storage import close_filesystem, s3_filesystem
 from .strategies import BenchTarget, target_for_array
@@ -159,7 +159,7 @@ def bench_target(
         before = cloud_status(endpoint)
     except CloudError as err:
         raise ValueError(f"--endpoint must name a running course cloud: {err}") from None
-    cloud = Cloud(endpoint, before["public_bucket"], before.get("scratch_bucket", SCRATCH_BUCKET))
+    cloud = Cloud(endpoint, before.public_bucket, before.scratch_bucket)
     scratch = cloud.scratch_bucket
     progress(f"writing {n_chunks} chunks to s3://{scratch}/{path} on {endpoint}...")
     writer = s3_filesystem(endpoint, asynchronous=True, skip_instance_cache=True)
@@ -179,7 +179,7 @@ def bench_target(
     finally:
         if changes:
             cloud.set_conditions(
-                **{k: before[k] for k in ("latency_ms", "jitter_ms", "bandwidth_mbps")}
+                **{k: getattr(before, k) for k in ("latency_ms", "jitter_ms", "bandwidth_mbps")}
             )
         with contextlib.suppress(Exception):  # tidy up the scratch bucket; harmless if it fails
             s3_filesystem(endpoint, skip_instance_cache=True).rm(

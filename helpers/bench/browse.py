@@ -109,7 +109,7 @@ def _bench_image(
         raise ValueError(f"dataset {dataset!r} has no local copy to benchmark")
     url = f"s3://{PUBLIC_BUCKET}/{entry.local_path}"
     if endpoint:
-        latency_s = cloud_status(endpoint)["latency_ms"] / 1000
+        latency_s = cloud_status(endpoint).latency_ms / 1000
         yield open_image(url, endpoint=endpoint), latency_s, None
         return
     from ..samples import build_samples
@@ -149,10 +149,10 @@ def measure_browse(
     """
     with _bench_image(endpoint, latency_ms, dataset) as (image, latency_s, cloud):
         reader = ViewReader(image)
-        before = cloud.status()["requests"] if cloud is not None else None
+        before = cloud.status().requests if cloud is not None else 0
         views = tour(image, (screen, screen))
         steps = run_tour(reader, views)
-        served = cloud.status()["requests"] - before if cloud is not None else None
+        served = cloud.status().requests - before if cloud is not None else None
         times = time_viewer(image, views, (screen, screen))
         steps = [dataclasses.replace(s, viewer_s=t) for s, t in zip(steps, times, strict=True)]
         where = f"private cloud at {latency_s * 1000:.0f} ms" if cloud else str(endpoint)

@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     args = parser(prog).parse_args(argv)
     try:
         if args.endpoint:
-            latency = cloud_status(args.endpoint)["latency_ms"]
+            latency = cloud_status(args.endpoint).latency_ms
             ok = run_check(args.endpoint, SCRATCH_BUCKET, latency, args.repeats)
         else:
             with (

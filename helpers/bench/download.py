@@ -170,7 +170,7 @@ def run_benchmark(
             status = cloud_status(target.endpoint)
         except CloudError as err:
             raise ValueError(f"give latency_ms: {err}") from None
-        latency_ms, bandwidth_mbps = status["latency_ms"], status["bandwidth_mbps"]
+        latency_ms, bandwidth_mbps = status.latency_ms, status.bandwidth_mbps
 
     from ..fetch import fetch_async
 

@@ -217,9 +217,7 @@ def serving_time(cloud: Cloud, image: OmeImage) -> float:
             np.asarray(image.level(0)[channel_selection(image, "DAPI")])
             return time.perf_counter() - start
     finally:
-        cloud.set_conditions(
-            latency_ms=before["latency_ms"], bandwidth_mbps=before["bandwidth_mbps"]
-        )
+        cloud.set_conditions(latency_ms=before.latency_ms, bandwidth_mbps=before.bandwidth_mbps)
 
 
 def print_report(result: SegmentBenchResult) -> None:

@@ -79,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         if args.command == "status":
-            print(json.dumps(running.status(), indent=2))
+            print(json.dumps(running.status().as_dict(), indent=2))
         elif args.command == "set":
             changes = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
             if changes.get("bandwidth_mbps") == 0:
                 changes["bandwidth_mbps"] = None
-            print(json.dumps(running.set_conditions(**changes), indent=2))
+            print(json.dumps(running.set_conditions(**changes).as_dict(), indent=2))
         return 0
     except (CloudError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

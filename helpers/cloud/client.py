@@ -16,8 +16,9 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from ..config import CLOUD_CONTROL_TIMEOUT_S, CLOUD_START_TIMEOUT_S, DEFAULT_LATENCY_MS
 from ..paths import data_dir
@@ -29,6 +30,7 @@ __all__ = [
     "SCRATCH_BUCKET",
     "Cloud",
     "CloudError",
+    "CloudStatus",
     "cloud_status",
     "ensure_cloud",
     "find_cloud",
@@ -53,6 +55,56 @@ def state_file() -> Path:
     return data_dir() / "cloud.json"
 
 
+@dataclass(frozen=True)
+class CloudStatus:
+    """A local cloud's settings and counters, as its ``/_cloud/status`` control path reports them.
+
+    Attributes
+    ----------
+    endpoint, public_bucket, scratch_bucket : str
+        Where the cloud is and its two buckets.
+    latency_ms, jitter_ms : float
+        The latency every request waits, and its spread.
+    bandwidth_mbps : float or None
+        The shared bandwidth cap in Mbit/s (``None``: no cap).
+    requests : int
+        Requests served since the counters were last reset.
+    requests_by_method : dict
+        The same, by HTTP method (``{"GET": 236, "PUT": 12}``).
+    bytes_sent : int
+        Bytes of answers sent.
+    max_in_flight : int
+        The most requests it handled at once.
+
+    Examples
+    --------
+    >>> cloud = ensure_cloud()  # doctest: +SKIP
+    >>> cloud.status().latency_ms  # doctest: +SKIP
+    100.0
+    """
+
+    endpoint: str
+    public_bucket: str
+    scratch_bucket: str
+    latency_ms: float
+    jitter_ms: float
+    bandwidth_mbps: float | None
+    requests: int
+    requests_by_method: dict[str, int]
+    bytes_sent: int
+    max_in_flight: int
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CloudStatus:
+        """Read the JSON the control path answers (unknown keys are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form (what ``python -m helpers.cloud status`` prints)."""
+        return asdict(self)
+
+
 @dataclass
 class Cloud:
     """A running local cloud: its endpoint and buckets, and the process if this Python started it."""
@@ -70,17 +122,20 @@ class Cloud:
         """``s3://BUCKET/KEY`` form of an object (use with ``endpoint_url=cloud.endpoint``)."""
         return f"s3://{bucket or self.public_bucket}/{key}".rstrip("/")
 
-    def status(self) -> dict:
+    def status(self) -> CloudStatus:
         """Current settings and request/byte counters (see :func:`cloud_status`)."""
         return cloud_status(self.endpoint)
 
-    def set_conditions(self, **changes: float | None) -> dict:
-        """Change ``latency_ms``, ``jitter_ms`` or ``bandwidth_mbps`` (``None`` = no cap) at run time."""
-        return _control(self.endpoint, "conditions", "PUT", changes)
+    def set_conditions(self, **changes: float | None) -> CloudStatus:
+        """Change ``latency_ms``, ``jitter_ms`` or ``bandwidth_mbps`` (``None`` = no cap) at run time.
 
-    def reset_stats(self) -> dict:
+        Returns the status after the change; unknown names or bad values raise ``ValueError``.
+        """
+        return CloudStatus.from_dict(_control(self.endpoint, "conditions", "PUT", changes))
+
+    def reset_stats(self) -> CloudStatus:
         """Zero the request and byte counters; returns the status after the reset."""
-        return _control(self.endpoint, "reset", "POST", {})
+        return CloudStatus.from_dict(_control(self.endpoint, "reset", "POST", {}))
 
     def stop(self) -> None:
         """Stop the cloud if this Python started it (others' clouds are left running)."""
@@ -120,9 +175,9 @@ def _control(
         raise CloudError(f"no local cloud answers at {endpoint} ({err})") from None
 
 
-def cloud_status(endpoint: str, timeout: float = CLOUD_CONTROL_TIMEOUT_S) -> dict:
+def cloud_status(endpoint: str, timeout: float = CLOUD_CONTROL_TIMEOUT_S) -> CloudStatus:
     """Settings (latency, jitter, bandwidth) and counters (requests, bytes) of the cloud at ``endpoint``."""
-    return _control(endpoint, "status", "GET", None, timeout=timeout)
+    return CloudStatus.from_dict(_control(endpoint, "status", "GET", None, timeout=timeout))
 
 
 def find_cloud() -> Cloud | None:
@@ -133,13 +188,13 @@ def find_cloud() -> Cloud | None:
             status = cloud_status(endpoint)
         except CloudError as err:
             raise CloudError(f"{ENDPOINT_ENV}={endpoint} is set, but {err}") from None
-        return Cloud(endpoint, status["public_bucket"], status["scratch_bucket"])
+        return Cloud(endpoint, status.public_bucket, status.scratch_bucket)
     try:
         state = json.loads(state_file().read_text())
         status = cloud_status(state["endpoint"], timeout=2.0)
     except (OSError, ValueError, KeyError, CloudError):
         return None
-    return Cloud(state["endpoint"], status["public_bucket"], status["scratch_bucket"])
+    return Cloud(state["endpoint"], status.public_bucket, status.scratch_bucket)
 
 
 def start_cloud(

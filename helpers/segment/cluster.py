@@ -251,13 +251,13 @@ def run_pipeline(
     run = Run(seconds, len(threads), sum(threads.values()))
     if cloud is not None and before is not None:
         after = cloud.status()
-        methods = set(after["requests_by_method"]) | set(before["requests_by_method"])
+        methods = set(after.requests_by_method) | set(before.requests_by_method)
         run.requests_by_method = {
-            m: after["requests_by_method"].get(m, 0) - before["requests_by_method"].get(m, 0)
+            m: after.requests_by_method.get(m, 0) - before.requests_by_method.get(m, 0)
             for m in sorted(methods)
         }
-        run.bytes_sent = int(after["bytes_sent"] - before["bytes_sent"])
-        run.max_in_flight = int(after["max_in_flight"])
+        run.bytes_sent = int(after.bytes_sent - before.bytes_sent)
+        run.max_in_flight = int(after.max_in_flight)
         cpu_after = cpu_seconds(client, cloud)
         run.cpu_s = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
     return run
