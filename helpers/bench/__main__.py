@@ -121,7 +121,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="write the records as a JSON list to this file")
     p.add_argument("--plot", type=Path, help="save the plot to this image file (e.g. bench.png)")
     p.add_argument(
-        "--strict", action="store_true", help="exit with code 1 when a speed target is missed"
+        "--strict",
+        action="store_true",
+        help="exit with code 1 when a speed target is missed even at other conditions than the "
+        "targets' (at the targets' conditions a miss always exits with 1)",
     )
     return p
 
@@ -137,7 +140,8 @@ def download_main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        0; 1 with ``--strict`` when a speed target is missed; 2 on an error (bad arguments exit
+        0; 1 when a speed target is missed at the targets' conditions (or at any, with
+        ``--strict``); 2 on an error (bad arguments exit
         with 2 through ``SystemExit``).
     """
     args = parser().parse_args(argv)
@@ -187,7 +191,9 @@ def download_main(argv: list[str] | None = None) -> int:
         print(f"(speed targets apply at {DOWNLOAD_CONDITIONS}; this run: {conditions})")
     print("Speed targets:" if checks else "No speed target applies to this run.")
     print(format_checks(checks))
-    return 1 if args.strict and not all(c.met for c in checks) else 0
+    missed = not all(c.met for c in checks)
+    # At the target conditions a missed target fails the run; --strict fails it at any conditions.
+    return 1 if missed and (args.strict or conditions == DOWNLOAD_CONDITIONS) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
