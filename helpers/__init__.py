@@ -12,6 +12,8 @@ The package, one idea per module:
 - :mod:`helpers.chunks` -- chunk-grid maths: grids, regions, chunk keys (pure)
 - :mod:`helpers.model` -- the latency model ``ceil(N / C) x latency`` and its plot (pure)
 - :mod:`helpers.storage` -- URLs, tuned anonymous stores, closing them
+- :mod:`helpers.reliable` -- the store layer every zarr read goes through: retries, deadline, strict mode
+- :mod:`helpers.completeness` -- which chunks of a level or region are absent from the store
 - :mod:`helpers.fetch` -- sequential, threaded and asyncio chunk downloads with one retry loop
 - :mod:`helpers.browse` -- views of a multiscale image: counted, cached reads and a viewer widget
 - :mod:`helpers.segment` -- threshold, blockwise labels, an OME-Zarr label writer, Dask clusters
@@ -19,6 +21,7 @@ The package, one idea per module:
 - :mod:`helpers.cloud` -- the local cloud: an S3 endpoint on 127.0.0.1 with latency and bandwidth
 - :mod:`helpers.bench` -- every speed figure: ``python -m helpers.bench [download|browse|segment|cloud]``
 - :mod:`helpers.config` -- every timeout, pool size and unit constant, once
+- :mod:`helpers.cli` -- what every command does with bad input: one line, exit code 2
 - :mod:`helpers.environment`, :mod:`helpers.paths` -- installed versions; where files live
 - :mod:`helpers._compat` -- the one module that touches zarr's, fsspec's and s3fs's internals
 
@@ -38,17 +41,20 @@ from typing import TYPE_CHECKING, Any
 from .catalog import CATALOG, current_source, dataset_url, list_datasets, open_image
 from .image import NotOmeZarrError, OmeImage
 from .model import ideal_speedup, model_time_s
+from .reliable import MissingChunkError
 
 if TYPE_CHECKING:  # loaded on first use (see __getattr__)
     from .browse import Browser, ViewReader
     from .chunks import chunk_keys, chunk_layout
     from .cloud import ensure_cloud
+    from .completeness import missing_chunks
     from .fetch import FetchError, chunk_urls, fetch_async, fetch_sequential, fetch_threads
 
 __all__ = [
     "CATALOG",
     "Browser",
     "FetchError",
+    "MissingChunkError",
     "NotOmeZarrError",
     "OmeImage",
     "ViewReader",
@@ -63,6 +69,7 @@ __all__ = [
     "fetch_threads",
     "ideal_speedup",
     "list_datasets",
+    "missing_chunks",
     "model_time_s",
     "open_image",
 ]
@@ -74,6 +81,7 @@ _LAZY = {
     "chunk_layout": "chunks",
     "chunk_urls": "fetch",
     "ensure_cloud": "cloud",
+    "missing_chunks": "completeness",
     "FetchError": "fetch",
     "fetch_async": "fetch",
     "fetch_sequential": "fetch",

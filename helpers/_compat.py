@@ -15,7 +15,9 @@ What lives here, and why the public API does not cover it:
   (:func:`array_from_metadata`, :func:`group_metadata`, :func:`metadata_documents`);
 - closing s3fs's and fsspec's aiohttp sessions at once (:func:`close_filesystem_sessions`), which
   the libraries only do from a finaliser (private ``_s3creator`` and ``_session`` attributes), and
-  finding fsspec's cached asynchronous instances (:func:`cached_async_filesystems`).
+  finding fsspec's cached asynchronous instances (:func:`cached_async_filesystems`);
+- making s3fs try each call once (:func:`single_try_filesystem`), so that the store layer's retry
+  loop (:mod:`helpers.reliable`) alone decides attempts and deadline (``S3FileSystem.retries``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ __all__ = [
     "metadata_documents",
     "run_sync",
     "set_keys",
+    "single_try_filesystem",
 ]
 
 T = TypeVar("T")
@@ -170,3 +173,17 @@ def cached_async_filesystems() -> list[fsspec.AbstractFileSystem]:
             if getattr(fs, "asynchronous", False):
                 found.append(fs)
     return found
+
+
+def single_try_filesystem(fs: Any) -> None:
+    """Make an s3fs filesystem try each call once: the caller's retry loop does the retrying.
+
+    s3fs retries some errors itself (``S3FileSystem.retries``, a class attribute, default 5, with
+    its own waits) on top of botocore's retries; :class:`helpers.reliable.ReliableStore` needs one
+    try per attempt so that its attempt count and deadline are the real ones. No-op for any other
+    filesystem (or ``None``).
+    """
+    import s3fs
+
+    if isinstance(fs, s3fs.S3FileSystem):
+        fs.retries = 1

@@ -15,6 +15,7 @@ from typing import Literal
 from urllib.parse import urlparse
 
 from .config import ONLINE_PROBE_TIMEOUT_S, PROBE_TIMEOUT_S
+from .fetch.retry import RetryPolicy
 from .image import NotOmeZarrError, OmeImage, read_ome_image
 from .storage import Location, check_reachable, parse_location
 
@@ -200,13 +201,23 @@ def _looks_like_location(text: str) -> bool:
 
 
 def open_image(
-    name_or_url: str | Path, source: str | None = None, endpoint: str | None = None
+    name_or_url: str | Path,
+    source: str | None = None,
+    endpoint: str | None = None,
+    *,
+    strict: bool | None = None,
+    retry: RetryPolicy | None = None,
 ) -> OmeImage:
     """Open a catalog dataset by name, or any OME-Zarr image by URL or path, lazily.
 
     Reads are tuned for remote stores: one GET per chunk (no HEAD first) and up to 64 connections
     (see :mod:`helpers.storage`); zarr's own ``async.concurrency`` setting still bounds how many
     chunks one read fetches at once. Nothing but metadata is read until you index a level.
+
+    Reliability (see :mod:`helpers.reliable`): every read is retried on transient faults (503,
+    resets, truncated bodies, timeouts) under a deadline per chunk (30 s by default), then fails
+    with one error naming the chunk key, the fault and the attempts. In strict mode a chunk that is
+    absent from the store is an error instead of a region of fill values (zeros).
 
     Parameters
     ----------
@@ -218,6 +229,12 @@ def open_image(
     endpoint : str, optional
         S3 endpoint for ``s3://`` URLs. Default: the local cloud for its own buckets, the IDR's
         endpoint for bucket ``idr``, else AWS.
+    strict : bool, optional
+        Whether an absent chunk is an error. Default: True for the course's own images (catalog
+        names, the public course bucket, the local sample folder), whose every chunk was written;
+        False otherwise, as Zarr may leave out chunks that hold only the fill value.
+    retry : RetryPolicy, optional
+        Attempts, waits and deadline per chunk (default :data:`helpers.fetch.DEFAULT_RETRY`).
 
     Returns
     -------
@@ -229,10 +246,13 @@ def open_image(
     KeyError
         Unknown catalog name (the message lists the known ones).
     ValueError
-        Malformed URL or bad ``source``; ``NotOmeZarrError`` (a ValueError) when the location
-        holds no OME-Zarr image (the message says which metadata is missing).
+        Malformed URL, not a string, or bad ``source``; ``NotOmeZarrError`` (a ValueError) when
+        the location holds no OME-Zarr image (the message says which metadata is missing).
     ConnectionError
         The endpoint does not answer within 10 s (the message suggests local mode).
+    FetchError
+        Later, when reading pixels: a chunk could not be read (after retries), or is absent in
+        strict mode (:class:`~helpers.reliable.MissingChunkError`).
 
     Examples
     --------
@@ -241,6 +261,11 @@ def open_image(
     (['c', 'z', 'y', 'x'], (2, 236, 275, 271))
     >>> plane = image.level(0)[1, 100]  # one request: the DAPI plane z = 100  # doctest: +SKIP
     """
+    if not isinstance(name_or_url, str | Path):
+        raise ValueError(
+            f"not a dataset name or location: {name_or_url!r} (a {type(name_or_url).__name__}); "
+            "give a catalog name, an s3:// or https:// URL, or a path"
+        )
     text = str(name_or_url)
     if text in CATALOG:
         url, endpoint = dataset_url(text, source)
@@ -274,7 +299,48 @@ def open_image(
                 else "Offline? Use the local copies: source='local' or COURSE_SOURCE=local."
             )
             raise ConnectionError(f"{err} while opening {location.url}. {hint}") from None
-    return read_ome_image(location)
+    if strict is None:
+        strict = text in CATALOG or is_course_location(location)
+    return read_ome_image(location, retry, strict=bool(strict))
+
+
+def is_course_location(location: Location) -> bool:
+    """Whether ``location`` holds one of the course's own images (every chunk written).
+
+    True for the public course bucket (``s3://course-data/...`` or its http:// form on
+    127.0.0.1) and for folders below the local sample data; not for the learners' scratch bucket,
+    where label images may leave out empty chunks.
+
+    Parameters
+    ----------
+    location : Location
+        A parsed location.
+
+    Returns
+    -------
+    bool
+        True when :func:`open_image` reads it strictly by default.
+
+    Examples
+    --------
+    >>> is_course_location(parse_location("s3://course-data/v0.4/x.zarr"))
+    True
+    >>> is_course_location(parse_location("https://example.org/course-data/x.zarr"))
+    False
+    """
+    from .cloud import PUBLIC_BUCKET
+    from .paths import samples_dir
+
+    if location.scheme == "file":
+        return Path(location.path).is_relative_to(samples_dir())
+    if location.scheme == "s3":
+        bucket = location.path.split("/", 1)[0]
+    else:
+        parts = urlparse(location.path)
+        if parts.hostname not in ("127.0.0.1", "localhost"):
+            return False
+        bucket = parts.path.lstrip("/").split("/", 1)[0]
+    return bucket == PUBLIC_BUCKET
 
 
 def default_s3_endpoint(bucket: str) -> str | None:
@@ -302,6 +368,7 @@ __all__ = [
     "current_source",
     "dataset_url",
     "default_s3_endpoint",
+    "is_course_location",
     "list_datasets",
     "lookup",
     "open_image",

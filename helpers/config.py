@@ -20,12 +20,20 @@ __all__ = [
     "CLUSTER_CONNECT_TIMEOUT_S",
     "CONNECT_TIMEOUT_S",
     "DEFAULT_LATENCY_MS",
+    "FAULT_STALL_MAX_S",
+    "FAULT_SUITE_ATTEMPT_TIMEOUT_S",
+    "FAULT_SUITE_DEADLINE_S",
+    "FAULT_SUITE_SLACK_S",
+    "MAX_CONCURRENCY",
     "MAX_CONNECTIONS",
+    "MAX_SCREEN_PX",
+    "MAX_WORKERS",
     "ONLINE_PROBE_TIMEOUT_S",
     "PROBE_TIMEOUT_S",
     "READ_BUFFER",
     "READ_TIMEOUT_S",
     "TILE_CACHE_BYTES",
+    "TOTAL_DEADLINE_S",
     "UPSTREAM_READ_TIMEOUT_S",
     "VIEW_CONCURRENCY",
     "VIEW_TIMEOUT_S",
@@ -74,3 +82,28 @@ BYTES_PER_MBIT = 125_000
 # --- chunk downloads ------------------------------------------------------------------------------
 READ_BUFFER = 2 * 2**20
 """Bytes of an answer one ``fetch_async`` connection buffers (2 MiB: typical chunks arrive at once)."""
+
+# --- reliability ----------------------------------------------------------------------------------
+TOTAL_DEADLINE_S = 30.0
+"""Longest time one URL or chunk may take, all its attempts and waits included: a stalled read
+fails within this long (the last attempt's timeout is cut to the time left)."""
+MAX_CONCURRENCY = 1024
+"""Most requests a fetch helper accepts to keep in flight: more is a typo, not a speed-up."""
+
+# --- limits of user input -------------------------------------------------------------------------
+MAX_WORKERS = 64
+"""Most worker processes a local Dask cluster accepts: more is a typo that would swamp the machine."""
+MAX_SCREEN_PX = 8192
+"""Largest view (pixels along y or x) a viewer or the browsing benchmark accepts."""
+
+# --- faults of the local cloud --------------------------------------------------------------------
+FAULT_STALL_MAX_S = 60.0
+"""A ``stall`` fault of the local cloud keeps a connection silent at most this long, then drops it."""
+
+# --- the fault suite: python -m helpers.faults ---------------------------------------------------
+FAULT_SUITE_DEADLINE_S = 2.0
+"""The fault suite's deadline per chunk (short, so a permanent fault fails fast and the suite is quick)."""
+FAULT_SUITE_ATTEMPT_TIMEOUT_S = 0.5
+"""The fault suite's timeout of one attempt: a stalled or spiked answer is cut and retried after this."""
+FAULT_SUITE_SLACK_S = 2.0
+"""A fault-suite read that has not finished ``deadline + this`` seconds after it started is a hang."""

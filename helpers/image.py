@@ -21,7 +21,9 @@ import zarr
 import zarr.errors
 
 from ._compat import array_store
-from .ngff import channel_names, label_names, ome_metadata, parse_multiscale
+from .fetch.retry import RetryPolicy
+from .ngff import channel_names, check_version, label_names, ome_metadata, parse_multiscale
+from .reliable import ReliableStore, is_strict
 from .storage import Location, close_store, zarr_store
 
 __all__ = ["NotOmeZarrError", "OmeImage", "image_from_group", "read_ome_image"]
@@ -97,10 +99,15 @@ class OmeImage:
         """The OME metadata of the image (0.4: the top-level attributes, 0.5: under ``"ome"``)."""
         return ome_metadata(self.attributes)[0]
 
+    @property
+    def strict(self) -> bool:
+        """True when an absent chunk is an error, not fill values (see :mod:`helpers.reliable`)."""
+        return bool(self.levels) and is_strict(array_store(self.levels[0]))
+
     def close(self) -> None:
         """Close the HTTP sessions of the image's store now (reading again reopens them)."""
         if self.levels:
-            close_store(array_store(self.levels[0]))
+            close_store(array_store(self.levels[0]))  # a ReliableStore shows its inner ``fs``
 
     def __enter__(self) -> OmeImage:
         return self
@@ -139,8 +146,13 @@ class OmeImage:
 
         return da.from_zarr(self.level(index))
 
-    def open_labels(self, name: str | None = None) -> OmeImage:
-        """The label image ``labels/<name>`` (the first one by default) as an :class:`OmeImage`."""
+    def open_labels(self, name: str | None = None, strict: bool = False) -> OmeImage:
+        """The label image ``labels/<name>`` (the first one by default) as an :class:`OmeImage`.
+
+        Not strict by default: label images usually leave out their all-background chunks
+        (zarr 3 does not write chunks that hold only the fill value), which read as 0 = background.
+        ``strict=True`` makes an absent chunk an error (for label images known to be complete).
+        """
         if not self.labels:
             raise ValueError(f"{self.url} has no label images")
         name = self.labels[0] if name is None else name
@@ -150,6 +162,9 @@ class OmeImage:
         node = self.group[f"labels/{name}"]
         if not isinstance(node, zarr.Group):
             raise NotOmeZarrError(f"{self.url}/labels/{name} is an array, not a label image group")
+        store = node.store
+        if isinstance(store, ReliableStore) and store.strict != strict:
+            node = zarr.open_group(store=store.with_strict(strict), path=node.path, mode="r")
         return image_from_group(node, f"{self.url}/labels/{name}")
 
     def describe(self) -> list[dict[str, Any]]:
@@ -185,7 +200,9 @@ class OmeImage:
 def image_from_group(group: zarr.Group, url: str) -> OmeImage:
     """Build an :class:`OmeImage` from an opened group, or raise :class:`NotOmeZarrError`."""
     attributes = group.attrs.asdict()
-    ome, version = ome_metadata(attributes)
+    ome, declared = ome_metadata(attributes)
+    # 0.4 and 0.5 only: any other declared version raises UnsupportedVersionError (a ValueError)
+    version = check_version(declared, url, missing="0.5" if "ome" in attributes else "0.4")
     if "multiscales" not in ome:
         where = "under 'ome' in zarr.json" if "ome" in attributes else "at the top level of .zattrs"
         hint = " It is an HCS plate: open one of its wells' images." if "plate" in ome else ""
@@ -230,9 +247,17 @@ def _label_names(group: zarr.Group) -> list[str]:
     return label_names(labels_group.attrs.asdict())
 
 
-def read_ome_image(location: Location) -> OmeImage:
-    """Open the OME-Zarr image at ``location``; :class:`NotOmeZarrError` says what is missing."""
-    store = zarr_store(location)
+def read_ome_image(
+    location: Location, retry: RetryPolicy | None = None, strict: bool = False
+) -> OmeImage:
+    """Open the OME-Zarr image at ``location``; :class:`NotOmeZarrError` says what is missing.
+
+    Every read goes through a :class:`~helpers.reliable.ReliableStore`: retried under ``retry``
+    (attempts, backoff, deadline per key) and, if ``strict``, an absent chunk is an error.
+    """
+    store = ReliableStore(
+        zarr_store(location, client_retries=False), retry, strict=strict, where=location.url
+    )
     try:
         node = zarr.open(store=store, mode="r")
     except (FileNotFoundError, zarr.errors.NodeNotFoundError, KeyError):

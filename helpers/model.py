@@ -18,14 +18,132 @@ Examples
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from .config import BYTES_PER_MBIT
+from .config import BYTES_PER_MBIT, MAX_CONCURRENCY
 
-__all__ = ["ideal_speedup", "model_time_s", "plot_scaling"]
+__all__ = [
+    "check_bandwidth",
+    "check_concurrency",
+    "check_count",
+    "check_non_negative",
+    "ideal_speedup",
+    "model_time_s",
+    "plot_scaling",
+]
+
+
+# --- checking the model's inputs (also used by the viewer, the pipeline and every CLI) -----------
+def _named(name: str) -> str:
+    return f"{name} must be" if name else "must be"
+
+
+def check_count(value: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an ``int`` if it is a whole number in ``[minimum, maximum]``.
+
+    Parameters
+    ----------
+    value : object
+        What the caller passed (``bool``, ``float`` and ``str`` are refused, NumPy integers pass).
+    name : str
+        The argument's name, for the message (``""``: the message starts with "must be").
+    minimum, maximum : int, optional
+        The allowed range (no upper bound when ``maximum`` is ``None``).
+
+    Returns
+    -------
+    int
+        The value.
+
+    Raises
+    ------
+    ValueError
+        Not an integer, or out of range; the message names the argument, the range and the value.
+
+    Examples
+    --------
+    >>> check_count(4, "threads")
+    4
+    >>> check_count("8", "threads")
+    Traceback (most recent call last):
+    ...
+    ValueError: threads must be an integer >= 1, got '8'
+    """
+    bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{_named(name)} an integer {bounds}, got {value!r}")
+    number = int(value)
+    if number < minimum or (maximum is not None and number > maximum):
+        raise ValueError(f"{_named(name)} an integer {bounds}, got {number}")
+    return number
+
+
+def check_concurrency(value: Any, name: str = "concurrency") -> int:
+    """``value`` if it is a sensible number of requests in flight: an integer from 1 to 1024.
+
+    More than :data:`~helpers.config.MAX_CONCURRENCY` is refused as a typo (no store or laptop
+    gains from it); 0 or a negative number would never start a request.
+
+    Examples
+    --------
+    >>> check_concurrency(16)
+    16
+    >>> check_concurrency(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: concurrency must be an integer from 1 to 1024, got 0
+    """
+    return check_count(value, name, 1, MAX_CONCURRENCY)
+
+
+def check_non_negative(value: Any, name: str) -> float:
+    """``value`` as a ``float`` if it is a finite number >= 0 (a latency, a duration, a size).
+
+    Examples
+    --------
+    >>> check_non_negative(0.1, "latency_s")
+    0.1
+    >>> check_non_negative(-5, "latency_ms")
+    Traceback (most recent call last):
+    ...
+    ValueError: latency_ms must be a finite number >= 0, got -5
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"{_named(name)} a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_bandwidth(value: Any, name: str = "bandwidth_mbps") -> float | None:
+    """A bandwidth cap in Mbit/s: ``None`` (no cap) or a finite number > 0.
+
+    Examples
+    --------
+    >>> check_bandwidth(None) is None
+    True
+    >>> check_bandwidth(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: bandwidth_mbps must be > 0 (Mbit/s) or None for no cap, got -1
+    """
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"{_named(name)} > 0 (Mbit/s) or None for no cap, got {value!r}")
+    return float(value)
 
 
 def model_time_s(
@@ -55,6 +173,12 @@ def model_time_s(
     float
         ``ceil(n_requests / concurrency) * latency_s`` (+ the transfer time when capped).
 
+    Raises
+    ------
+    ValueError
+        A count that is not a whole number >= 1, a negative or non-finite latency or size, or a
+        bandwidth that is not > 0.
+
     Examples
     --------
     >>> model_time_s(64, 1, 0.1)  # one at a time
@@ -62,17 +186,15 @@ def model_time_s(
     >>> model_time_s(64, 64, 0.1, total_bytes=32_000_000, bandwidth_mbps=100)
     2.66
     """
-    if n_requests < 1:
-        raise ValueError(f"n_requests must be >= 1, got {n_requests}")
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-    if latency_s < 0 or total_bytes < 0:
-        raise ValueError("latency_s and total_bytes must be >= 0")
-    if bandwidth_mbps is not None and bandwidth_mbps <= 0:
-        raise ValueError(f"bandwidth_mbps must be > 0 or None, got {bandwidth_mbps}")
-    seconds = math.ceil(n_requests / concurrency) * latency_s
-    if bandwidth_mbps is not None:
-        seconds += total_bytes / (bandwidth_mbps * BYTES_PER_MBIT)
+    rounds = math.ceil(
+        check_count(n_requests, "n_requests")
+        / check_count(concurrency, "concurrency")  # the model itself needs no upper bound
+    )
+    seconds = rounds * check_non_negative(latency_s, "latency_s")
+    size = check_non_negative(total_bytes, "total_bytes")
+    cap = check_bandwidth(bandwidth_mbps)
+    if cap is not None:
+        seconds += size / (cap * BYTES_PER_MBIT)
     return seconds
 
 

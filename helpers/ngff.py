@@ -6,6 +6,10 @@ reads ``attrs["multiscales"]`` directly breaks on 0.5 with a ``KeyError``: :func
 reads both, and every other reader here goes through it. The builders write either version, so the
 sample data, the label writer and the lessons make their metadata in one place.
 
+Versions: only :data:`SUPPORTED_VERSIONS`; :func:`check_version` refuses any other declared one
+(0.1-0.3 lack axes and pixel sizes, 0.6+ may move what the helpers would then misread). Metadata
+without a version is read as its layout implies (0.5 under ``"ome"``, else 0.4), with a warning.
+
 Examples
 --------
 >>> ome, version = ome_metadata({"ome": {"version": "0.5", "multiscales": []}})
@@ -18,16 +22,20 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "SUPPORTED_VERSIONS",
     "Multiscale",
+    "UnsupportedVersionError",
     "axes_metadata",
     "channel_names",
     "channel_windows",
+    "check_version",
     "default_z",
     "image_attributes",
     "label_colors",
@@ -39,6 +47,15 @@ __all__ = [
     "parse_multiscale",
     "pyramid_scales",
 ]
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_VERSIONS = ("0.4", "0.5")
+"""The OME-NGFF versions the helpers read and write."""
+
+
+class UnsupportedVersionError(ValueError):
+    """The metadata declares an OME-NGFF version the helpers cannot read (the message names it)."""
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -58,6 +75,50 @@ def ome_metadata(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], str | N
         return ome, ome.get("version")
     multiscales = attributes.get("multiscales") or [{}]
     return dict(attributes), multiscales[0].get("version")
+
+
+def check_version(version: object, where: str = "this image", *, missing: str = "0.4") -> str:
+    """The declared OME-NGFF ``version`` if the helpers read it (one of :data:`SUPPORTED_VERSIONS`).
+
+    Parameters
+    ----------
+    version : str or None
+        The version the metadata declares (second item of :func:`ome_metadata`).
+    where : str, optional
+        The image's URL or path, for the messages.
+    missing : str, optional
+        The version returned (with a logged warning) when none is declared: ``"0.5"`` for
+        metadata under ``"ome"``, else ``"0.4"``.
+
+    Raises
+    ------
+    UnsupportedVersionError
+        Any other declared version (0.1-0.3, 0.6+, "0.9"...), named with the supported ones.
+
+    Examples
+    --------
+    >>> check_version("0.5")
+    '0.5'
+    >>> check_version("0.9", "s3://bucket/new.zarr")
+    Traceback (most recent call last):
+    ...
+    helpers.ngff.UnsupportedVersionError: s3://bucket/new.zarr declares OME-NGFF version '0.9'; ...
+    """
+    supported = " and ".join(SUPPORTED_VERSIONS)
+    if version is None:
+        logger.warning("%s declares no OME-NGFF version; reading it as %s", where, missing)
+        return missing
+    if str(version).strip() in SUPPORTED_VERSIONS:
+        return str(version).strip()
+    older = str(version).strip() in ("0.1", "0.2", "0.3")
+    todo = (
+        "convert it to 0.4 or newer (e.g. with ome-zarr-py or bioformats2raw)"
+        if older
+        else "open a 0.4 or 0.5 copy of the image, or update the course's helpers"
+    )
+    raise UnsupportedVersionError(
+        f"{where} declares OME-NGFF version {version!r}; the helpers read only {supported}: {todo}"
+    )
 
 
 @dataclass(frozen=True)
@@ -106,7 +167,7 @@ def _transforms(
 def parse_multiscale(ome: Mapping[str, Any], version: str | None = None) -> Multiscale:
     """Resolve the first ``multiscales`` entry of ``ome`` (from :func:`ome_metadata`).
 
-    Raises ``KeyError`` when there is no ``multiscales`` entry.
+    Raises ``KeyError`` when there is no ``multiscales`` entry, ``ValueError`` when it names no axes.
 
     Examples
     --------
@@ -115,7 +176,12 @@ def parse_multiscale(ome: Mapping[str, Any], version: str | None = None) -> Mult
     ['0']
     """
     entry = ome["multiscales"][0]
-    axes_meta = entry.get("axes") or [{"name": n} for n in "tczyx"[-len(entry["datasets"]) :]]
+    axes_meta = entry.get("axes")
+    if not axes_meta:  # guessing them (0.1-0.3 had none) could show the wrong axes
+        raise ValueError(
+            f"the multiscales entry {entry.get('name') or ''!r} names no axes (required since "
+            "OME-NGFF 0.4): cannot tell which axis is which"
+        )
     axes = [a["name"] if isinstance(a, dict) else a for a in axes_meta]
     units = {a["name"]: a["unit"] for a in axes_meta if isinstance(a, dict) and a.get("unit")}
     global_scale, global_translation = _transforms(

@@ -122,7 +122,7 @@ def check_reachable(url: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
 
 
 def s3_filesystem(
-    endpoint: str | None, asynchronous: bool = False, **options: Any
+    endpoint: str | None, asynchronous: bool = False, client_retries: bool = True, **options: Any
 ) -> s3fs.S3FileSystem:
     """An anonymous s3fs filesystem tuned for many small GETs (see the module docstring).
 
@@ -132,6 +132,10 @@ def s3_filesystem(
         The S3 server, e.g. ``cloud.endpoint``; ``None`` for AWS.
     asynchronous : bool
         True for the asynchronous form zarr's stores use.
+    client_retries : bool
+        Let botocore retry on its own (up to 3 retries). ``False`` for one try per call: the
+        caller retries (:class:`helpers.reliable.ReliableStore`, which also stops s3fs's own
+        retries), so attempts and deadlines are counted once.
     **options
         Passed on to ``s3fs.S3FileSystem`` (they override the tuned settings).
 
@@ -145,7 +149,9 @@ def s3_filesystem(
         "max_pool_connections": MAX_CONNECTIONS,
         "connect_timeout": CONNECT_TIMEOUT_S,
         "read_timeout": READ_TIMEOUT_S,
-        "retries": {"max_attempts": 3, "mode": "standard"},
+        "retries": {"max_attempts": 3, "mode": "standard"}  # 3 retries: 4 attempts in all
+        if client_retries
+        else {"total_max_attempts": 1, "mode": "standard"},
     }
     kwargs = dict(anon=True, max_concurrency=1, config_kwargs=config, asynchronous=asynchronous)
     if endpoint:
@@ -167,12 +173,16 @@ def http_filesystem(asynchronous: bool = False) -> fsspec.AbstractFileSystem:
     )
 
 
-def zarr_store(location: Location) -> Store:
-    """A read-only zarr 3 store for ``location`` (tuned s3fs, fsspec HTTP or the local disk)."""
+def zarr_store(location: Location, client_retries: bool = True) -> Store:
+    """A read-only zarr 3 store for ``location`` (tuned s3fs, fsspec HTTP or the local disk).
+
+    ``client_retries=False`` asks the S3 client for one try per call (see :func:`s3_filesystem`):
+    for stores wrapped in :class:`helpers.reliable.ReliableStore`, which retries every read.
+    """
     if location.scheme == "file":
         return zarr.storage.LocalStore(location.path, read_only=True)
     if location.scheme == "s3":
-        fs = s3_filesystem(location.endpoint, asynchronous=True)
+        fs = s3_filesystem(location.endpoint, asynchronous=True, client_retries=client_retries)
     else:
         fs = http_filesystem(asynchronous=True)
     track_filesystem(fs)

@@ -124,6 +124,26 @@ def test_malformed_urls_are_refused(url: str, message: str) -> None:
         open_image(url)
 
 
+@pytest.mark.parametrize("bad", [42, None, ["nuclei"], b"nuclei"])
+def test_a_non_string_is_refused_in_one_line(bad) -> None:
+    with pytest.raises(ValueError, match="not a dataset name or location") as info:
+        open_image(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_course_images_are_strict_and_complete_labels_are_not_strict(cloud: Cloud, samples) -> None:
+    from helpers.completeness import missing_chunks
+
+    nuclei = open_image("nuclei")
+    key = catalog.lookup("nuclei_v05").local_path
+    assert nuclei.strict and open_image(cloud.url(key)).strict and open_image(samples / key).strict
+    assert not open_image(cloud.s3_url(key), strict=False).strict
+    assert missing_chunks(nuclei, level=2) == []  # the samples write every chunk
+    assert missing_chunks(nuclei, level=0, region=(1, slice(100, 110))) == []
+    labels = nuclei.open_labels()
+    assert not labels.strict and missing_chunks(labels, level=2) == []
+
+
 def test_location_without_zarr_metadata_says_what_is_missing(cloud: Cloud) -> None:
     with pytest.raises(NotOmeZarrError, match=r"neither zarr.json .* nor .zgroup/.zattrs"):
         open_image(cloud.s3_url("v0.4/idr0062A/no-such-image.zarr"))

@@ -139,6 +139,7 @@ def test_serve_cli_prints_endpoint_first_and_stops_cleanly(tmp_path) -> None:
         cwd=REPO_ROOT,
         text=True,
     )
+    assert process.stdout is not None
     try:
         first, second = process.stdout.readline().split(), process.stdout.readline().split()
         assert first[0] == "ENDPOINT" and first[1].startswith("http://127.0.0.1:")
@@ -192,3 +193,69 @@ def test_ensure_cloud_starts_one_shared_cloud_and_then_reuses_it(
         gone, alive = psutil.wait_procs([server, *children], timeout=15)
         assert not alive
     assert not client.state_file().exists()  # a stopped cloud removes its record
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "helpers.cloud", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI run in this process (fast): its exit code and output, as if run as a command."""
+    from helpers.cloud.__main__ import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exit:
+        code = int(exit.code or 0)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out, err)
+
+
+def assert_one_line_error(out: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert out.returncode == 2, out
+    assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1, out.stderr
+    assert "Traceback" not in out.stderr and out.stdout == ""
+    for text in expected:
+        assert text in out.stderr, out.stderr
+
+
+def test_serve_on_a_busy_port_is_one_line_error(tmp_path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = run_cli("serve", "--port", str(port), "--data", str(tmp_path), "--no-state-file")
+    assert_one_line_error(out, f"port {port} on 127.0.0.1 is busy", "choose another --port")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--port", "70000"], "--port must be between 0 and 65535"),
+        (["--port", "-1"], "--port must be between 0 and 65535"),
+        (["--port", "http"], "argument --port: invalid int value: 'http'"),
+        (["--latency-ms", "-5"], "argument --latency-ms: must be a finite number >= 0, got -5.0"),
+        (["--jitter-ms", "-1"], "argument --jitter-ms: must be a finite number >= 0"),
+        (["--latency-ms", "inf"], "argument --latency-ms: must be a finite number >= 0"),
+        (["--bandwidth-mbps", "-2"], "argument --bandwidth-mbps: must be a finite number > 0"),
+        (["--bandwidth-mbps", "0"], "argument --bandwidth-mbps: must be a finite number > 0"),
+        (["--data", "/no/such/folder"], "--data /no/such/folder: no such folder"),
+        (["--fault", "flood"], "unknown fault kind 'flood'; kinds: latency_spike"),
+    ],
+)
+def test_bad_serve_arguments_are_one_line_errors(capsys, args: list[str], expected: str) -> None:
+    assert_one_line_error(run_main(capsys, "serve", "--no-state-file", *args), expected)
+
+
+@pytest.mark.parametrize("option", ["--latency-ms", "--jitter-ms", "--bandwidth-mbps"])
+def test_bad_set_arguments_are_one_line_errors(capsys, option: str) -> None:
+    out = run_main(capsys, "set", option, "-1")
+    assert_one_line_error(out, f"argument {option}: must be a finite number >= 0")

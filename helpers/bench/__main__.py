@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..cli import concurrency_list_arg, non_negative_arg, positive_arg, run_cli
 from .array import CHUNK_BYTES, bench_target
 from .download import (
     DEFAULT_CONCURRENCIES,
@@ -33,18 +34,6 @@ COMMANDS = {
     "cloud": "latency and throughput of the local cloud (= python -m helpers.cloud check)",
 }
 """The sub-commands and what they measure; each but ``download`` is ``helpers.bench.<name>.main``."""
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
-    return values
 
 
 def _names(text: str) -> list[str]:
@@ -86,23 +75,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", help="a running course cloud (default: start a private one)")
     p.add_argument(
         "--latency-ms",
-        type=float,
+        type=non_negative_arg,
         default=None,
         help="latency for the run (default 100 on a private cloud; an --endpoint cloud keeps its own)",
     )
     p.add_argument(
-        "--bandwidth-mbps", type=float, default=None, help="bandwidth cap in Mbit/s (0: none)"
+        "--bandwidth-mbps",
+        type=non_negative_arg,
+        default=None,
+        help="bandwidth cap in Mbit/s (0: none)",
     )
-    p.add_argument("--chunks", type=int, default=64, help="number of chunks (default 64)")
+    p.add_argument("--chunks", type=positive_arg, default=64, help="number of chunks (default 64)")
     p.add_argument(
         "--concurrency",
-        type=_int_list,
+        type=concurrency_list_arg,
         default=list(DEFAULT_CONCURRENCIES),
-        help="comma-separated concurrencies (default 1,4,16,64)",
+        help="comma-separated concurrencies, each 1 to 1024 (default 1,4,16,64)",
     )
     p.add_argument(
         "--repeats",
-        type=int,
+        type=positive_arg,
         default=3,
         help="runs per measurement; the median is kept (default 3)",
     )
@@ -114,7 +106,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--min-time",
-        type=float,
+        type=non_negative_arg,
         default=2.0,
         help="repeat quick measurements until each strategy ran this many seconds (default 2)",
     )
@@ -144,13 +136,7 @@ def download_main(argv: list[str] | None = None) -> int:
         ``--strict``); 2 on an error (bad arguments exit
         with 2 through ``SystemExit``).
     """
-    args = parser().parse_args(argv)
-    if args.chunks < 1 or args.repeats < 1:
-        parser().error("--chunks and --repeats must be >= 1")
-    if args.latency_ms is not None and args.latency_ms < 0:
-        parser().error("--latency-ms must be >= 0")
-    if args.bandwidth_mbps is not None and args.bandwidth_mbps < 0:
-        parser().error("--bandwidth-mbps must be >= 0")
+    args = parser().parse_args(argv)  # numbers are checked here (see helpers.cli)
     try:
         with bench_target(
             args.endpoint, args.chunks, args.latency_ms, args.bandwidth_mbps, progress=print
@@ -228,4 +214,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -31,8 +31,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..browse.reader import ViewReader
+from ..browse.views import MIN_SCREEN_PX
+from ..cli import count_arg, non_negative_arg, run_cli
 from ..cloud import Cloud
-from ..config import DEFAULT_LATENCY_MS
+from ..config import DEFAULT_LATENCY_MS, MAX_SCREEN_PX
 from ..image import OmeImage
 from .targets import BROWSE_SLACK_S
 from .tour import BrowseStep, check_steps, format_tour, run_tour, time_viewer, tour
@@ -230,11 +232,16 @@ def parser(prog: str = "python -m helpers.bench browse") -> argparse.ArgumentPar
     )
     p.add_argument(
         "--latency-ms",
-        type=float,
+        type=non_negative_arg,
         default=DEFAULT_LATENCY_MS,
         help="latency of the private cloud (default 100)",
     )
-    p.add_argument("--screen", type=int, default=512, help="view size in pixels (default 512)")
+    p.add_argument(
+        "--screen",
+        type=count_arg(MIN_SCREEN_PX, MAX_SCREEN_PX),
+        default=512,
+        help=f"view size in pixels, {MIN_SCREEN_PX} to {MAX_SCREEN_PX} (default 512)",
+    )
     p.add_argument("--dataset", default="tissue", help="catalog dataset (default tissue)")
     return p
 
@@ -253,13 +260,18 @@ def main(argv: list[str] | None = None, prog: str = "python -m helpers.bench bro
     -------
     int
         0 when every check passed, 1 otherwise (2 for bad arguments, via ``SystemExit``).
+
+    Raises
+    ------
+    KeyError
+        Unknown dataset (checked before a cloud starts).
+    ValueError
+        A dataset without a local copy.
     """
     p = parser(prog)
-    args = p.parse_args(argv)
-    if args.latency_ms < 0 or args.screen < 16:
-        p.error("--latency-ms must be >= 0 and --screen >= 16")
+    args = p.parse_args(argv)  # numbers are checked here (see helpers.cli)
     return 0 if run_bench(args.endpoint, args.latency_ms, args.screen, args.dataset) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import aiohttp
 
+from ..cli import positive_arg, run_cli
 from ..cloud import SCRATCH_BUCKET, CloudError, cloud_status, start_cloud
 from ..cloud.conditions import add_condition_arguments
 from ..config import MAX_CONNECTIONS
@@ -292,7 +293,7 @@ def parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     p.add_argument("--endpoint", default=None, help="cloud to measure (default: start a fresh one)")
     add_condition_arguments(p)
-    p.add_argument("--repeats", type=int, default=5, help="rounds per figure (default 5)")
+    p.add_argument("--repeats", type=positive_arg, default=5, help="rounds per figure (default 5)")
     return p
 
 
@@ -333,4 +334,4 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -26,8 +26,9 @@ import numpy as np
 import zarr
 
 from ..catalog import open_image
+from ..cli import concurrency_arg, count_arg, non_negative_arg, positive_arg, run_cli
 from ..cloud import Cloud, start_cloud
-from ..config import DEFAULT_LATENCY_MS, MAX_CONNECTIONS
+from ..config import DEFAULT_LATENCY_MS, MAX_CONNECTIONS, MAX_WORKERS
 from ..image import OmeImage
 from ..paths import samples_dir
 from ..segment import (
@@ -298,33 +299,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bench", action="store_true", help="run the benchmark (the default action)"
     )
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    parser.add_argument(
+        "--workers",
+        type=count_arg(1, MAX_WORKERS),
+        default=2,
+        help=f"worker processes, 1 to {MAX_WORKERS} (default 2)",
+    )
+    parser.add_argument(
+        "--threads", type=concurrency_arg, default=4, help="threads per worker (default 4)"
+    )
     parser.add_argument(
         "--latency-ms",
-        type=float,
+        type=non_negative_arg,
         default=DEFAULT_LATENCY_MS,
         help=f"per-request latency (default {DEFAULT_LATENCY_MS:g})",
     )
     parser.add_argument(
         "--bandwidth-mbps",
-        type=float,
+        type=non_negative_arg,
         nargs="+",
         default=[0.0, 50.0],
         help="bandwidth caps to run, Mbit/s; 0 = no cap (default: 0 50)",
     )
     parser.add_argument(
         "--planes-per-task",
-        type=int,
+        type=positive_arg,
         default=PLANES_PER_TASK,
         help=f"chunks read by one task (default {PLANES_PER_TASK})",
     )
-    parser.add_argument("--repeats", type=int, default=2, help="runs per setting; the best counts")
-    args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
-    if any(cap < 0 for cap in args.bandwidth_mbps):
-        parser.error("--bandwidth-mbps must be >= 0 (0 = no cap)")
+    parser.add_argument(
+        "--repeats", type=positive_arg, default=2, help="runs per setting; the best counts"
+    )
+    args = parser.parse_args(argv)  # numbers are checked here (see helpers.cli)
     ok = True
     for cap in args.bandwidth_mbps:
         result = benchmark(
@@ -342,4 +348,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_cli(main))

@@ -15,6 +15,10 @@ __all__ = [
     "DOWNLOAD_RATIO_AT_16",
     "DOWNLOAD_RATIO_AT_64",
     "DOWNLOAD_SPEEDUP_AT_16",
+    "FAULT_MAX_HANGS",
+    "FAULT_MAX_WRONG_DATA",
+    "FAULT_PERMANENT_OUTCOME",
+    "FAULT_TRANSIENT_OUTCOME",
     "SEGMENT_RATIO",
     "cloud_latency_range",
 ]
@@ -44,6 +48,16 @@ CLOUD_BIG_GET_ROUNDS = 3
 # --- distributed segmentation: python -m helpers.bench segment ------------------------------------
 SEGMENT_RATIO = 1.5
 """A cluster run takes at most this many times its largest limit (request, bandwidth, compute)."""
+
+# --- reliability: python -m helpers.faults --------------------------------------------------------
+FAULT_MAX_HANGS = 0
+"""Reads of the fault suite that may still run after their deadline + slack: none."""
+FAULT_MAX_WRONG_DATA = 0
+"""Reads of the fault suite that may finish with bytes different from the fault-free read: none."""
+FAULT_TRANSIENT_OUTCOME = "recovered"
+"""What every read under a transient fault must end with: the fault-free bytes, exactly."""
+FAULT_PERMANENT_OUTCOME = "clear error"
+"""What every read under a permanent fault must end with: one error naming key, fault and attempts."""
 
 
 def cloud_latency_range(in_flight: int) -> tuple[float, float]:

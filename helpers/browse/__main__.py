@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import run_cli
+
 __all__ = ["main"]
 
 PROG = "python -m helpers.browse"
@@ -46,4 +48,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -40,6 +40,7 @@ from ..chunks import (
 )
 from ..config import TILE_CACHE_BYTES, VIEW_CONCURRENCY, VIEW_TIMEOUT_S
 from ..image import OmeImage
+from ..model import check_concurrency
 from .cache import TileCache
 from .counting import CountingStore
 from .units import format_bytes
@@ -146,7 +147,7 @@ class ViewReader:
     Raises
     ------
     ValueError
-        ``concurrency`` is not an integer >= 1 or ``timeout_s`` not a positive number.
+        ``concurrency`` is not an integer from 1 to 1024 or ``timeout_s`` not a positive number.
 
     Examples
     --------
@@ -162,8 +163,7 @@ class ViewReader:
         concurrency: int = VIEW_CONCURRENCY,
         timeout_s: float = VIEW_TIMEOUT_S,
     ) -> None:
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        concurrency = check_concurrency(concurrency)
         if (
             isinstance(timeout_s, bool)
             or not isinstance(timeout_s, int | float)

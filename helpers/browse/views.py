@@ -19,17 +19,62 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..chunks import Region
+from ..config import MAX_SCREEN_PX
+from ..model import check_count
 
 __all__ = [
+    "MIN_SCREEN_PX",
     "View",
+    "check_screen",
     "downsampling_factors",
     "level_for_screen",
     "physical_extent",
     "view_region",
     "window",
 ]
+
+MIN_SCREEN_PX = 16
+"""Smallest view (pixels along y or x) a viewer shows."""
+
+
+def check_screen(screen: Any) -> tuple[int, int]:
+    """``screen`` as ``(height, width)`` if both are whole numbers of pixels from 16 to 8192.
+
+    Parameters
+    ----------
+    screen : pair of int
+        The view's size on screen, y then x.
+
+    Returns
+    -------
+    tuple of int
+        ``(height, width)``.
+
+    Raises
+    ------
+    ValueError
+        Not a pair of integers, or a side outside ``[MIN_SCREEN_PX, MAX_SCREEN_PX]``.
+
+    Examples
+    --------
+    >>> check_screen((512, 256))
+    (512, 256)
+    >>> check_screen(512)
+    Traceback (most recent call last):
+    ...
+    ValueError: screen must be a pair of pixel sizes (height, width), e.g. (512, 512); got 512
+    """
+    if isinstance(screen, str | bytes) or not isinstance(screen, Sequence) or len(screen) != 2:
+        raise ValueError(
+            f"screen must be a pair of pixel sizes (height, width), e.g. (512, 512); got {screen!r}"
+        )
+    height, width = (
+        check_count(side, "screen size", MIN_SCREEN_PX, MAX_SCREEN_PX) for side in screen
+    )
+    return height, width
 
 
 def downsampling_factors(scales: Sequence[Sequence[float]], axis: int) -> list[float]:

@@ -36,7 +36,7 @@ from ..ngff import channel_windows, default_z
 from .reader import ViewCost, ViewReader, ViewResult
 from .readout import error_html, readout_html
 from .units import unit_symbol
-from .views import View, downsampling_factors, level_for_screen
+from .views import View, check_screen, downsampling_factors, level_for_screen
 
 __all__ = ["Browser", "browse"]
 
@@ -96,10 +96,8 @@ class Browser:
         level: int | None = None,
         channel: int | str = 0,
     ) -> None:
-        if min(screen) < 16:
-            raise ValueError(f"screen must be at least 16 x 16 pixels, got {screen}")
+        self.screen = check_screen(screen)  # a pair of 16 to 8192 pixels
         self.image = image
-        self.screen = (int(screen[0]), int(screen[1]))
         self.reader = reader or ViewReader(image)
         self.history: list[ViewCost] = []
         self.last: ViewResult | None = None

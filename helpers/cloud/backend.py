@@ -3,8 +3,13 @@
 ``python -m helpers.cloud.backend --port P --data DIR --public B --scratch S`` starts moto's server on
 127.0.0.1, creates the public (anonymous read) and scratch (anonymous read/write) buckets, loads every
 OME-Zarr store found under DIR into the public bucket (``DIR/a/b.zarr/...`` becomes ``s3://B/a/b.zarr/...``)
-and prints ``READY <port> <objects> <bytes>``. Objects are put straight into moto's in-memory backend
-(thousands per second) instead of over HTTP (hundreds per second), so the cloud starts in seconds.
+and prints ``READY <port> <objects> <bytes> <secret>``. Objects are put straight into moto's in-memory
+backend (thousands per second) instead of over HTTP (hundreds per second), so the cloud starts in seconds.
+
+The proxy is the only door: the server answers ``403`` to every request without the per-run random
+secret (header ``X-Course-Cloud-Secret``), which only its parent, the proxy, reads from the READY line
+(never from the command line or the environment, which other processes can see). moto's dummy
+credentials stay inside this process.
 
 It exits when its parent process dies, so no orphan moto server outlives the cloud.
 """
@@ -12,15 +17,68 @@ It exits when its parent process dies, so no orphan moto server outlives the clo
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
+import logging
 import os
+import secrets
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
-__all__ = ["READ_ACTIONS", "WRITE_ACTIONS", "bucket_policy", "find_stores", "load_stores", "main"]
+__all__ = [
+    "READ_ACTIONS",
+    "SECRET_ENVIRON_KEY",
+    "WRITE_ACTIONS",
+    "RequireSecret",
+    "bucket_policy",
+    "find_stores",
+    "load_stores",
+    "main",
+]
+
+SECRET_ENVIRON_KEY = "HTTP_X_COURSE_CLOUD_SECRET"
+"""Where WSGI puts the ``X-Course-Cloud-Secret`` header the proxy adds."""
+REFUSAL = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>the object store only answers the course's proxy: use the endpoint that "
+    b"python -m helpers.cloud status prints</Message></Error>"
+)
+
+
+class RequireSecret:
+    """WSGI middleware: pass a request to ``app`` only if it carries ``secret``, else answer 403.
+
+    Examples
+    --------
+    >>> app = RequireSecret(lambda environ, start: [b"ok"], "s3cret")
+    >>> app({SECRET_ENVIRON_KEY: "s3cret"}, lambda status, headers: None)
+    [b'ok']
+    >>> app({}, lambda status, headers: print(status))[0][:5]
+    403 Forbidden
+    b'<?xml'
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], secret: str) -> None:
+        self.app = app
+        self._secret = secret.encode()
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Answer one WSGI request."""
+        given = str(environ.pop(SECRET_ENVIRON_KEY, "")).encode()
+        if not hmac.compare_digest(given, self._secret):
+            start_response(
+                "403 Forbidden",
+                [("Content-Type", "application/xml"), ("Content-Length", str(len(REFUSAL)))],
+            )
+            return [REFUSAL]
+        return self.app(environ, start_response)
 
 
 def bucket_policy(bucket: str, actions: list[str]) -> str:
@@ -76,7 +134,7 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Start moto, fill the buckets, print ``READY <port> <objects> <bytes>``, then serve forever."""
+    """Start moto, fill the buckets, print ``READY <port> <objects> <bytes> <secret>``, serve forever."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--data", type=Path, required=True)
@@ -86,31 +144,28 @@ def main(argv: list[str] | None = None) -> None:
 
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
-    from moto.server import ThreadedMotoServer
+    from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
 
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
-    port = args.port or _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in cloud.log
+    secret = secrets.token_urlsafe(32)
+    app = RequireSecret(DomainDispatcherApplication(create_backend_app), secret)
+    server = make_server(
+        "127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
     backend.create_bucket(args.public, "us-east-1")
     backend.put_bucket_policy(args.public, bucket_policy(args.public, READ_ACTIONS).encode())
     backend.create_bucket(args.scratch, "us-east-1")
     backend.put_bucket_policy(args.scratch, bucket_policy(args.scratch, WRITE_ACTIONS).encode())
     objects, nbytes = load_stores(backend, args.public, args.data)
-    print(f"READY {port} {objects} {nbytes}", flush=True)
+    print(f"READY {server.server_port} {objects} {nbytes} {secret}", flush=True)
     while True:
         time.sleep(3600)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

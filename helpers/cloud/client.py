@@ -14,15 +14,19 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import CLOUD_CONTROL_TIMEOUT_S, CLOUD_START_TIMEOUT_S, DEFAULT_LATENCY_MS
 from ..paths import data_dir
+from .faults import Fault, ParamValue, make_fault
 from .startup import StartupError, read_announcement
+from .status import CloudStatus
 
 __all__ = [
     "ENDPOINT_ENV",
@@ -55,56 +59,6 @@ def state_file() -> Path:
     return data_dir() / "cloud.json"
 
 
-@dataclass(frozen=True)
-class CloudStatus:
-    """A local cloud's settings and counters, as its ``/_cloud/status`` control path reports them.
-
-    Attributes
-    ----------
-    endpoint, public_bucket, scratch_bucket : str
-        Where the cloud is and its two buckets.
-    latency_ms, jitter_ms : float
-        The latency every request waits, and its spread.
-    bandwidth_mbps : float or None
-        The shared bandwidth cap in Mbit/s (``None``: no cap).
-    requests : int
-        Requests served since the counters were last reset.
-    requests_by_method : dict
-        The same, by HTTP method (``{"GET": 236, "PUT": 12}``).
-    bytes_sent : int
-        Bytes of answers sent.
-    max_in_flight : int
-        The most requests it handled at once.
-
-    Examples
-    --------
-    >>> cloud = ensure_cloud()  # doctest: +SKIP
-    >>> cloud.status().latency_ms  # doctest: +SKIP
-    100.0
-    """
-
-    endpoint: str
-    public_bucket: str
-    scratch_bucket: str
-    latency_ms: float
-    jitter_ms: float
-    bandwidth_mbps: float | None
-    requests: int
-    requests_by_method: dict[str, int]
-    bytes_sent: int
-    max_in_flight: int
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CloudStatus:
-        """Read the JSON the control path answers (unknown keys are ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form (what ``python -m helpers.cloud status`` prints)."""
-        return asdict(self)
-
-
 @dataclass
 class Cloud:
     """A running local cloud: its endpoint and buckets, and the process if this Python started it."""
@@ -134,8 +88,108 @@ class Cloud:
         return CloudStatus.from_dict(_control(self.endpoint, "conditions", "PUT", changes))
 
     def reset_stats(self) -> CloudStatus:
-        """Zero the request and byte counters; returns the status after the reset."""
+        """Zero the request, refusal and byte counters and the faults' counters.
+
+        The faults stay in force and restart from their seeds, so a run after a reset repeats.
+        Returns the status after the reset.
+        """
         return CloudStatus.from_dict(_control(self.endpoint, "reset", "POST", {}))
+
+    # -- faults ----------------------------------------------------------------------------------
+    def add_fault(
+        self,
+        kind: str,
+        name: str | None = None,
+        rate: float = 1.0,
+        keys: str = "*",
+        seed: int = 0,
+        **params: ParamValue,
+    ) -> Fault:
+        """Inject a fault into the cloud's answers until it is removed.
+
+        Parameters
+        ----------
+        kind : str
+            ``latency_spike``, ``slowdown``, ``reset``, ``truncate``, ``not_found``, ``stall`` or
+            ``down`` (see :mod:`helpers.cloud.faults` for what each does).
+        name : str, optional
+            Its name (default: the kind, numbered if taken), to remove it by.
+        rate : float
+            Probability (0-1) that a GET of a matching key is hit.
+        keys : str
+            Glob pattern of the object keys hit (without the bucket), e.g. ``"*/0/0/*"``.
+        seed : int
+            Seed of the choice of requests hit, so runs repeat.
+        **params
+            The kind's parameters (``ms``, ``retry_after_s``, ``fraction``, ``max_s``, ``duration_s``,
+            ``mode``) and ``limit`` (most hits; 0 = no limit).
+
+        Returns
+        -------
+        Fault
+            The fault as the cloud holds it (its name, its parameters with defaults).
+
+        Raises
+        ------
+        ValueError
+            Unknown kind (the message lists them) or a bad parameter.
+
+        Examples
+        --------
+        >>> cloud.add_fault("slowdown", rate=0.5, seed=1, retry_after_s=0)  # doctest: +SKIP
+        >>> cloud.faults()[0].fired  # doctest: +SKIP
+        3
+        """
+        make_fault(kind, name, rate, keys, seed, **params)  # same checks, clear message, no request
+        settings: dict[str, Any] = {
+            "kind": kind,
+            "rate": rate,
+            "keys": keys,
+            "seed": seed,
+            **params,
+        }
+        if name is not None:
+            settings["name"] = name
+        return Fault.from_dict(_control(self.endpoint, "faults", "POST", settings))
+
+    def remove_fault(self, name: str) -> Fault:
+        """Remove the fault ``name``; returns it with its final counters (``ValueError`` if none)."""
+        return Fault.from_dict(_control(self.endpoint, f"faults/{name}", "DELETE", None))
+
+    def clear_faults(self) -> None:
+        """Remove every fault."""
+        _control(self.endpoint, "faults", "DELETE", None)
+
+    def faults(self) -> list[Fault]:
+        """The faults in force, oldest first, with how often each fired."""
+        return [
+            Fault.from_dict(f) for f in _control(self.endpoint, "faults", "GET", None)["faults"]
+        ]
+
+    @contextlib.contextmanager
+    def fault(self, kind: str, **settings: Any) -> Iterator[Fault]:
+        """A fault in force inside a ``with`` block only (same arguments as :meth:`add_fault`).
+
+        On exit the fault is removed and the yielded :class:`Fault`'s ``fired`` and ``seen`` hold its
+        final counts. A ``down`` fault with ``mode="refuse"`` is waited out first (its endpoint is not
+        listening, so it cannot be removed earlier).
+
+        Examples
+        --------
+        >>> with cloud.fault("not_found", keys="*/0/0/0") as missing:  # doctest: +SKIP
+        ...     image = read_something()
+        >>> missing.fired  # doctest: +SKIP
+        1
+        """
+        added = self.add_fault(kind, **settings)
+        try:
+            yield added
+        finally:
+            if added.kind == "down" and added.params.get("mode") == "refuse":
+                time.sleep(added.ends_in_s + 0.2)
+            with contextlib.suppress(ValueError):  # already removed by hand
+                final = self.remove_fault(added.name)
+                added.fired, added.seen = final.fired, final.seen
 
     def stop(self) -> None:
         """Stop the cloud if this Python started it (others' clouds are left running)."""
@@ -170,7 +224,9 @@ def _control(
             return json.loads(answer.read())
     except urllib.error.HTTPError as err:
         detail = err.read().decode(errors="replace")
-        raise ValueError(f"local cloud refused {action}: {detail}") from None
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            detail = json.loads(detail)["error"]
+        raise ValueError(f"local cloud refused {method} {action}: {detail}") from None
     except (OSError, ValueError) as err:
         raise CloudError(f"no local cloud answers at {endpoint} ({err})") from None
 
@@ -205,14 +261,18 @@ def start_cloud(
     port: int = 0,
     record_state: bool = False,
     log: Path | None = None,
+    faults: Iterable[str] = (),
 ) -> Cloud:
     """Start a new local cloud in a subprocess and wait until it serves; stop it with ``.stop()``.
 
     With ``record_state`` it records itself in the state file so other notebooks find it, and keeps
-    running after this Python exits (it is started in its own session).
+    running after this Python exits (it is started in its own session). ``faults`` are in force from
+    the start, written as on the command line (``"slowdown:rate=0.5,seed=1"``).
     """
     cmd = [sys.executable, "-m", "helpers.cloud", "serve", "--port", str(port)]
     cmd += ["--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms)]
+    for spec in faults:
+        cmd += ["--fault", spec]
     if bandwidth_mbps is not None:
         cmd += ["--bandwidth-mbps", str(bandwidth_mbps)]
     if data is not None:

@@ -1,7 +1,8 @@
 """Network conditions that the local cloud's proxy imposes: latency, jitter and a bandwidth cap.
 
 Kept apart from the proxy so the same record can be read and changed at run time (from a notebook,
-through the proxy's ``/_cloud/conditions`` control path) and so later fault injection can add fields here.
+through the proxy's ``/_cloud/conditions`` control path). Faults (503s, resets, stalls...) are
+``faults.py``'s business; the argparse types here also serve the cloud's other command lines.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import random
 from dataclasses import asdict, dataclass, field
 
+from ..cli import non_negative_arg, positive_number_arg
 from ..config import BYTES_PER_MBIT, DEFAULT_LATENCY_MS
 
 __all__ = ["NetworkConditions", "add_condition_arguments"]
@@ -91,16 +93,19 @@ def add_condition_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--latency-ms``, ``--jitter-ms`` and ``--bandwidth-mbps`` to a command line."""
     parser.add_argument(
         "--latency-ms",
-        type=float,
+        type=non_negative_arg,
         default=DEFAULT_LATENCY_MS,
         help=f"per-request latency (default {DEFAULT_LATENCY_MS:g})",
     )
     parser.add_argument(
-        "--jitter-ms", type=float, default=0.0, help="latency varies by +/- this (default 0)"
+        "--jitter-ms",
+        type=non_negative_arg,
+        default=0.0,
+        help="latency varies by +/- this (default 0)",
     )
     parser.add_argument(
         "--bandwidth-mbps",
-        type=float,
+        type=positive_number_arg,
         default=None,
         help="shared bandwidth cap in Mbit/s (default: none)",
     )

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..config import BACKEND_START_TIMEOUT_S
 from .client import PUBLIC_BUCKET, SCRATCH_BUCKET, state_file
 from .conditions import NetworkConditions
+from .faults import Fault
 from .proxy import LatencyProxy
 from .startup import StartupError, read_announcement
 
-__all__ = ["serve", "start_backend"]
+__all__ = ["LOOPBACK", "check_port", "serve", "start_backend"]
+
+LOOPBACK = "127.0.0.1"
 
 
-def start_backend(data: Path) -> tuple[subprocess.Popen, str, int, int]:
-    """Start moto with the stores under ``data`` loaded; return (process, url, objects, bytes)."""
+def start_backend(data: Path) -> tuple[subprocess.Popen, str, int, int, str]:
+    """Start moto with the stores under ``data`` loaded; return (process, url, objects, bytes, secret).
+
+    ``secret`` is the per-run header value without which the backend refuses requests.
+    """
     process = subprocess.Popen(
         [sys.executable, "-m", "helpers.cloud.backend", "--data", str(data)]
         + ["--public", PUBLIC_BUCKET, "--scratch", SCRATCH_BUCKET],
@@ -32,8 +41,44 @@ def start_backend(data: Path) -> tuple[subprocess.Popen, str, int, int]:
         said = read_announcement(process, "READY", BACKEND_START_TIMEOUT_S, "the moto backend")
     except StartupError as err:
         raise RuntimeError(str(err)) from None
-    port, objects, nbytes = said["READY"].split()
-    return process, f"http://127.0.0.1:{port}", int(objects), int(nbytes)
+    port, objects, nbytes, secret = said["READY"].split()
+    return process, f"http://127.0.0.1:{port}", int(objects), int(nbytes), secret
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise ``ValueError`` (one line, what to do) if the proxy could not listen on ``host:port``.
+
+    Examples
+    --------
+    >>> check_port("127.0.0.1", 0)
+    >>> check_port("127.0.0.1", 70000)
+    Traceback (most recent call last):
+    ...
+    ValueError: --port must be between 0 and 65535 (0 picks a free port), got 70000
+    """
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--port must be between 0 and 65535 (0 picks a free port), got {port}")
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as err:
+        raise ValueError(_bind_problem(host, port, err)) from None
+
+
+def _bind_problem(host: str, port: int, err: OSError) -> str:
+    if err.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is busy (another program listens there): "
+            "choose another --port, or 0 for any free port"
+        )
+    if err.errno == errno.EACCES:
+        return (
+            f"port {port} needs administrator rights: "
+            "choose a --port above 1023, or 0 for any free port"
+        )
+    return f"cannot listen on {host}:{port} ({err.strerror or err}): check --host and --port"
 
 
 async def serve(
@@ -41,25 +86,38 @@ async def serve(
     data: Path,
     port: int = 0,
     write_state: bool = True,
+    host: str = LOOPBACK,
+    faults: Iterable[Fault] = (),
 ) -> None:
-    """Serve until SIGINT or SIGTERM; print ENDPOINT, BUCKET, SCRATCH and READY lines first."""
-    backend, upstream, objects, nbytes = start_backend(data)
-    proxy = LatencyProxy(upstream, conditions, PUBLIC_BUCKET, SCRATCH_BUCKET, port=port)
+    """Serve until SIGINT or SIGTERM; print ENDPOINT, BUCKET, SCRATCH and READY lines first.
+
+    Raises ``ValueError`` (one line) when the proxy cannot listen on ``host:port``.
+    """
+    backend, upstream, objects, nbytes, secret = start_backend(data)
+    proxy = LatencyProxy(
+        upstream, conditions, PUBLIC_BUCKET, SCRATCH_BUCKET, host, port, secret, faults
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await proxy.start()
+        try:
+            await proxy.start()
+        except OSError as err:
+            raise ValueError(_bind_problem(host, port, err)) from None
         print(f"ENDPOINT {proxy.endpoint}", flush=True)
         print(f"BUCKET {PUBLIC_BUCKET}", flush=True)
         print(f"SCRATCH {SCRATCH_BUCKET}", flush=True)
+        cap = conditions.bandwidth_mbps
         print(
             f"SERVING {objects} objects ({nbytes / 1e6:.1f} MB) from {data}; "
             f"latency {conditions.latency_ms:g} ms, jitter {conditions.jitter_ms:g} ms, "
-            f"bandwidth {'unlimited' if conditions.bandwidth_mbps is None else f'{conditions.bandwidth_mbps:g} Mbit/s'}",
+            f"bandwidth {'unlimited' if cap is None else f'{cap:g} Mbit/s'}",
             flush=True,
         )
+        for fault in proxy.faults.list():
+            print(f"FAULT {json.dumps(fault.as_dict())}", flush=True)
         if write_state:
             state_file().parent.mkdir(parents=True, exist_ok=True)
             state_file().write_text(json.dumps({"endpoint": proxy.endpoint, "pid": os.getpid()}))

@@ -12,17 +12,20 @@ The URLs to fetch come from :func:`chunk_urls`, which reads the array's metadata
 (:func:`read_array_metadata`) and lists the chunks a region touches (the key maths is
 :mod:`helpers.chunks`).
 
-Reliability: every request has timeouts (connect and between reads: nothing hangs); connection
-errors, truncated bodies and "try again" answers (408, 429, 5xx) are retried a bounded number of
-times (:class:`RetryPolicy`); other 4xx answers (404...) fail at once. A chunk that cannot be fetched
-raises :class:`FetchError` naming its URL (which holds the key): no partial result is ever returned.
-Every answer goes through :func:`check_answer`, the one place deciding "good / retry / fail", and
-both clients retry with the same loop (:class:`helpers.fetch.retry.Attempts`).
+Reliability: every request has timeouts (connect and between reads), and every URL a deadline
+(30 s by default, all attempts and waits included: nothing hangs); connection errors, truncated
+bodies and "try again" answers (408, 429, 5xx) are retried a bounded number of times with jittered
+exponential backoff, honouring ``Retry-After`` (:class:`RetryPolicy`); other 4xx answers (404...)
+fail at once. A chunk that cannot be fetched raises :class:`FetchError` naming its URL (which holds
+the key), the fault and the attempts: no partial result is ever returned. Every answer goes through
+:func:`check_answer`, the one place deciding "good / retry / fail", and both clients (and the zarr
+store layer, :mod:`helpers.reliable`) retry with the same loop (:class:`helpers.fetch.retry.Attempts`).
 
-Modules: :mod:`~helpers.fetch.retry` (errors, policy, the retry loop), :mod:`~helpers.fetch.results`
-(what a fetch returns), :mod:`~helpers.fetch.urls` (argument checks), :mod:`~helpers.fetch.blocking`
-(http.client and threads), :mod:`~helpers.fetch.aio` (asyncio and aiohttp),
-:mod:`~helpers.fetch.metadata` (metadata and chunk URLs over HTTP).
+Modules: :mod:`~helpers.fetch.retry` (policy, the retry loop), :mod:`~helpers.fetch.errors` (what
+can go wrong), :mod:`~helpers.fetch.results` (what a fetch returns), :mod:`~helpers.fetch.urls`
+(argument checks), :mod:`~helpers.fetch.blocking` (http.client and threads),
+:mod:`~helpers.fetch.aio` (asyncio and aiohttp), :mod:`~helpers.fetch.metadata` (metadata and chunk
+URLs over HTTP).
 
 Examples
 --------
@@ -46,6 +49,7 @@ from .retry import (
     RetryableError,
     RetryPolicy,
     check_answer,
+    parse_retry_after,
 )
 from .urls import check_url
 
@@ -67,5 +71,6 @@ __all__ = [
     "fetch_sequential",
     "fetch_threads",
     "make_session",
+    "parse_retry_after",
     "read_array_metadata",
 ]

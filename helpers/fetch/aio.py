@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import math
 import os
 import threading
 import time
@@ -38,15 +39,34 @@ __all__ = ["fetch_async", "fetch_many", "make_session"]
 T = TypeVar("T")
 
 
-async def _get_once(session: aiohttp.ClientSession, url: str, policy: RetryPolicy) -> bytes:
-    """One attempt: GET ``url``; raise Retryable/PermanentError on a bad answer."""
+async def _get_once(
+    session: aiohttp.ClientSession, url: str, policy: RetryPolicy, attempts: Attempts
+) -> bytes:
+    """One attempt: GET ``url``; raise Retryable/PermanentError on a bad answer.
+
+    The attempt as a whole ends by the URL's deadline; each read waits at most the session's read
+    timeout.
+    """
+    read_timeout = session.timeout.sock_read or READ_TIMEOUT_S
+    timeout = aiohttp.ClientTimeout(
+        total=attempts.timeout_s(math.inf),
+        connect=CONNECT_TIMEOUT_S,
+        sock_connect=CONNECT_TIMEOUT_S,
+        sock_read=attempts.timeout_s(read_timeout),
+    )
     try:
-        async with session.get(url) as answer:
+        async with session.get(url, timeout=timeout) as answer:
             body = await answer.read()
     except (TimeoutError, aiohttp.ClientError, OSError) as err:
-        raise RetryableError(f"{err.__class__.__name__}: {err}") from None
+        detail = str(err) or f"no complete answer within {timeout.total:.1f} s"
+        raise RetryableError(f"{err.__class__.__name__}: {detail}") from None
     check_answer(
-        answer.status, answer.reason or "", answer.headers.get("Content-Length"), body, policy
+        answer.status,
+        answer.reason or "",
+        answer.headers.get("Content-Length"),
+        body,
+        policy,
+        answer.headers.get("Retry-After"),
     )
     return body
 
@@ -59,7 +79,7 @@ async def _get(
     for attempt in attempts:
         try:
             with counter:
-                return await _get_once(session, url, policy), attempt
+                return await _get_once(session, url, policy, attempts), attempt
         except (RetryableError, PermanentError) as err:
             await asyncio.sleep(attempts.failed(err))
     raise AssertionError("unreachable: Attempts.failed raises after the last attempt")
@@ -257,7 +277,7 @@ def fetch_async(
     Raises
     ------
     ValueError
-        ``concurrency`` < 1, an empty list or a non-HTTP URL.
+        ``concurrency`` not an integer in 1..1024, an empty list or a malformed or non-HTTP URL.
     FetchError
         A URL failed after ``retry``'s attempts (named in the message); the other requests are
         cancelled and nothing is returned.

@@ -8,6 +8,7 @@ Retries follow :class:`~helpers.fetch.retry.Attempts`, the loop shared with the 
 from __future__ import annotations
 
 import http.client
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -27,6 +28,9 @@ from .retry import (
 from .urls import check_arguments
 
 __all__ = ["fetch_sequential", "fetch_threads"]
+
+_PIECE = 2**16
+"""Bytes read from a socket at once (the deadline is checked between pieces)."""
 
 
 class _BlockingClient:
@@ -54,22 +58,55 @@ class _BlockingClient:
         if conn is not None:
             conn.close()
 
-    def get_once(self, url: str, policy: RetryPolicy) -> bytes:
-        """One attempt: GET ``url``; raise Retryable/PermanentError on a bad answer."""
+    def get_once(self, url: str, policy: RetryPolicy, attempts: Attempts) -> bytes:
+        """One attempt: GET ``url``; raise Retryable/PermanentError on a bad answer.
+
+        Every wait for the server (connecting, each read) lasts at most ``timeout_s`` and never
+        past the URL's deadline, so a stalled or trickling answer ends in time.
+        """
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         conn = self._connection(parts.scheme, parts.netloc)
         try:
+            conn.timeout = attempts.timeout_s(self.timeout_s)
+            if conn.sock is not None:
+                conn.sock.settimeout(conn.timeout)
             conn.request("GET", path or "/")
             answer = conn.getresponse()
-            body = answer.read()
+            body = self._read(conn, answer, attempts)
         except (OSError, http.client.HTTPException) as err:
             self._drop(parts.scheme, parts.netloc)
             raise RetryableError(f"{err.__class__.__name__}: {err}") from None
         if answer.will_close:
             self._drop(parts.scheme, parts.netloc)
-        check_answer(answer.status, answer.reason, answer.getheader("Content-Length"), body, policy)
+        try:
+            check_answer(
+                answer.status,
+                answer.reason,
+                answer.getheader("Content-Length"),
+                body,
+                policy,
+                answer.getheader("Retry-After"),
+            )
+        except RetryableError:  # e.g. a truncated body: the connection is not to be trusted
+            self._drop(parts.scheme, parts.netloc)
+            raise
         return body
+
+    def _read(
+        self, conn: http.client.HTTPConnection, answer: http.client.HTTPResponse, attempts: Attempts
+    ) -> bytes:
+        """The body of ``answer``, read in pieces so that the deadline holds between pieces."""
+        parts: list[bytes] = []
+        while True:
+            if attempts.timeout_s(math.inf) <= 0.001:
+                raise TimeoutError("no complete answer before the attempt's time ran out")
+            if conn.sock is not None:
+                conn.sock.settimeout(attempts.timeout_s(self.timeout_s))
+            part = answer.read(_PIECE)
+            if not part:
+                return b"".join(parts)
+            parts.append(part)
 
     def get(self, url: str, policy: RetryPolicy, counter: InFlight) -> tuple[bytes, int]:
         """GET ``url`` with retries; return the body and the number of attempts made."""
@@ -77,7 +114,7 @@ class _BlockingClient:
         for attempt in attempts:
             try:
                 with counter:
-                    return self.get_once(url, policy), attempt
+                    return self.get_once(url, policy, attempts), attempt
             except (RetryableError, PermanentError) as err:
                 time.sleep(attempts.failed(err))
         raise AssertionError("unreachable: Attempts.failed raises after the last attempt")
@@ -102,7 +139,8 @@ def fetch_sequential(
     retry : RetryPolicy, optional
         Attempts and waits per URL (default :data:`~helpers.fetch.DEFAULT_RETRY`).
     timeout_s : float
-        Longest wait for a connection or between two reads of an answer.
+        Longest wait for a connection or between two reads of an answer; never past the retry
+        policy's ``deadline_s`` (30 s per URL by default, all attempts included).
 
     Returns
     -------
@@ -112,7 +150,7 @@ def fetch_sequential(
     Raises
     ------
     ValueError
-        An empty list or a non-HTTP URL.
+        An empty list, or a URL that is not a well-formed http(s) URL.
     FetchError
         A URL failed (after ``retry``'s attempts); nothing is returned then.
 
@@ -147,7 +185,8 @@ def fetch_threads(
     retry : RetryPolicy, optional
         Attempts and waits per URL (default :data:`~helpers.fetch.DEFAULT_RETRY`).
     timeout_s : float
-        Longest wait for a connection or between two reads of an answer.
+        Longest wait for a connection or between two reads of an answer; never past the retry
+        policy's ``deadline_s`` (30 s per URL by default, all attempts included).
 
     Returns
     -------
@@ -157,7 +196,7 @@ def fetch_threads(
     Raises
     ------
     ValueError
-        ``concurrency`` < 1, an empty list or a non-HTTP URL.
+        ``concurrency`` not an integer in 1..1024, an empty list or a malformed or non-HTTP URL.
     FetchError
         A URL failed (after ``retry``'s attempts); the remaining URLs are cancelled and nothing
         is returned.

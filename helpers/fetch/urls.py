@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from ..config import MAX_CONCURRENCY
+
 __all__ = ["check_arguments", "check_url"]
 
 
@@ -30,7 +32,7 @@ def check_url(url: str) -> str:
     Raises
     ------
     ValueError
-        Not a string, not http(s) (e.g. ``s3://``), or no host.
+        Not a string, not http(s) (e.g. ``s3://``), no host, a bad port or white space.
 
     Examples
     --------
@@ -38,16 +40,27 @@ def check_url(url: str) -> str:
     Traceback (most recent call last):
     ...
     ValueError: not an http(s) URL: 's3://course-data/x' (for the local cloud use cloud.url(key); s3:// URLs need an S3 client such as s3fs)
+    >>> check_url("http://127.0.0.1:99999/a")
+    Traceback (most recent call last):
+    ...
+    ValueError: malformed URL 'http://127.0.0.1:99999/a' (Port out of range 0-65535): expected http(s)://HOST[:PORT]/PATH
     """
-    if (
-        not isinstance(url, str)
-        or urlsplit(url).scheme not in ("http", "https")
-        or not urlsplit(url).hostname
-    ):
+    if not isinstance(url, str):
+        raise ValueError(f"a URL must be a string, got {type(url).__name__} {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as err:
+        raise ValueError(
+            f"malformed URL {url!r} ({err}): expected http(s)://HOST[:PORT]/PATH"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
             f"not an http(s) URL: {url!r} (for the local cloud use cloud.url(key); s3:// URLs "
             "need an S3 client such as s3fs)"
         )
+    if any(c.isspace() for c in url):
+        raise ValueError(f"malformed URL {url!r}: it contains white space (quote it as %20)")
     return url
 
 
@@ -69,11 +82,16 @@ def check_arguments(urls: Sequence[str], concurrency: int) -> list[str]:
     Raises
     ------
     ValueError
-        ``concurrency`` is not an integer >= 1, ``urls`` is one string or empty, or a URL is not
-        http(s).
+        ``concurrency`` is not an integer from 1 to :data:`~helpers.config.MAX_CONCURRENCY`,
+        ``urls`` is one string or empty, or a URL is not a well-formed http(s) URL.
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    if concurrency > MAX_CONCURRENCY:
+        raise ValueError(
+            f"concurrency={concurrency} is too large: use at most {MAX_CONCURRENCY} (gains stop "
+            "long before: see the latency model)"
+        )
     if isinstance(urls, str):
         raise ValueError("urls must be a list of URLs, not one string")
     urls = list(urls)

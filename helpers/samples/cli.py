@@ -1,6 +1,7 @@
 """Command line of the sample data: ``python -m helpers.samples build|info``.
 
-``python -m helpers.data build|info`` (the old name) runs the same :func:`main`.
+``python -m helpers.data build|info`` (the old name) runs the same :func:`main`. A user error (an
+``--out`` that is a file, a folder that cannot be written) is one ``error:`` line and exit code 2.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cli import run_cli
 from ..paths import samples_dir
 from .build import build_samples, print_info
 
@@ -26,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status, 0.
+        The exit status: 0, or 2 after a user error (printed as one ``error:`` line by
+        :func:`helpers.cli.run_cli`; argparse exits with 2 for bad options).
 
     Examples
     --------
@@ -49,8 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=None, help=f"samples folder (default {samples_dir()})"
     )
     args = parser.parse_args(argv)
-    if args.command == "build":
-        build_samples(args.out, force=args.force)
-    else:
-        print_info(args.out)
-    return 0
+
+    def run(_: object) -> int:
+        if args.out is not None and args.out.exists() and not args.out.is_dir():
+            raise NotADirectoryError(f"--out {args.out} is a file: give a folder for the samples")
+        if args.command == "build":
+            build_samples(args.out, force=args.force)
+        else:
+            print_info(args.out)
+        return 0
+
+    return run_cli(run, [])

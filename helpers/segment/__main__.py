@@ -2,6 +2,8 @@
 
 ``python -m helpers.segment --bench [...]`` is the distributed benchmark
 (``python -m helpers.bench segment``): every other argument goes to it, its own ``--help`` too.
+Bad input (a number out of range, an unknown dataset or channel) is one ``error:`` line and exit
+code 2 (:func:`helpers.cli.run_cli`), checked before anything is read.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import dask
 import numpy as np
 import zarr
 
+from ..cli import concurrency_arg, count_arg, positive_arg, run_cli
 from .pipeline import (
     DEFAULT_MIN_SIZE,
     THRESHOLD_METHODS,
@@ -37,7 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit code: 0, or the benchmark's (1 when a target is missed).
+        The exit code: 0, or the benchmark's (1 when a target is missed); 2 for bad arguments
+        (argparse's ``SystemExit``).
+
+    Raises
+    ------
+    KeyError
+        Unknown dataset name (the message lists the known ones).
+    ValueError
+        Unknown channel or level, or not an OME-Zarr image (:func:`run_cli` prints these on one
+        line).
 
     Examples
     --------
@@ -68,16 +80,28 @@ def main(argv: list[str] | None = None) -> int:
         help="level for the threshold (default: coarsest)",
     )
     parser.add_argument(
-        "--plane-step", type=int, default=1, help="threshold on every n-th plane only (default 1)"
+        "--plane-step",
+        type=positive_arg,
+        default=1,
+        help="threshold on every n-th plane only (default 1)",
     )
     parser.add_argument(
-        "--min-size", type=int, default=DEFAULT_MIN_SIZE, help="smallest object kept, voxels"
+        "--min-size",
+        type=count_arg(0),
+        default=DEFAULT_MIN_SIZE,
+        help="smallest object kept, voxels",
     )
     parser.add_argument(
-        "--threads", type=int, default=8, help="dask threads (mostly waiting on the network)"
+        "--threads",
+        type=concurrency_arg,
+        default=8,
+        help="dask threads, 1 to 1024 (mostly waiting on the network)",
     )
     parser.add_argument(
-        "--concurrency", type=int, default=32, help="zarr async.concurrency for whole-array reads"
+        "--concurrency",
+        type=concurrency_arg,
+        default=32,
+        help="zarr async.concurrency for whole-array reads, 1 to 1024",
     )
     args = parser.parse_args(argv)
     from ..catalog import open_image
@@ -103,4 +127,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_cli(main))

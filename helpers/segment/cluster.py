@@ -26,8 +26,9 @@ import psutil
 import zarr
 
 from ..cloud.client import ENDPOINT_ENV
-from ..config import CLUSTER_CONNECT_TIMEOUT_S, MAX_CONNECTIONS
+from ..config import CLUSTER_CONNECT_TIMEOUT_S, MAX_CONNECTIONS, MAX_WORKERS
 from ..image import OmeImage
+from ..model import check_concurrency, check_count
 from .limits import Limits, Run
 from .pipeline import DEFAULT_MIN_SIZE, PLANES_PER_TASK, segment_to_zarr
 
@@ -86,7 +87,7 @@ def start_or_connect(
     Raises
     ------
     ValueError
-        ``n_workers`` or ``threads_per_worker`` is not a positive integer.
+        ``n_workers`` is not an integer from 1 to 64, or ``threads_per_worker`` from 1 to 1024.
 
     Examples
     --------
@@ -97,9 +98,8 @@ def start_or_connect(
     address = address or os.environ.get(SCHEDULER_ENV)
     if address:
         return Client(address, timeout=CLUSTER_CONNECT_TIMEOUT_S), None
-    for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_count(n_workers, "n_workers", 1, MAX_WORKERS)
+    check_concurrency(threads_per_worker, "threads_per_worker")
     # donfig: nested key "async.concurrency" -> ZARR_ASYNC__CONCURRENCY (two underscores)
     env = {"ZARR_ASYNC__CONCURRENCY": str(zarr.config.get("async.concurrency"))}
     if endpoint:

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..image import OmeImage
+from ..model import check_count
 from .blocks import LABEL_DTYPE, whole_planes
 from .labels import write_labels
 from .threshold import THRESHOLD_METHODS, channel_selection, compute_threshold, threshold_function
@@ -96,8 +97,7 @@ def channel_volume(
     >>> channel_volume(open_image("nuclei")).chunksize  # doctest: +SKIP
     (8, 512, 512)
     """
-    if not isinstance(planes_per_task, int) or planes_per_task < 1:
-        raise ValueError(f"planes_per_task must be a positive integer, got {planes_per_task!r}")
+    planes_per_task = check_count(planes_per_task, "planes_per_task")
     array = image.level(level)
     selection = channel_selection(image, channel)
     chunks = list(array.chunks)
@@ -235,8 +235,7 @@ def label_nuclei(mask: da.Array, min_size: int = DEFAULT_MIN_SIZE) -> da.Array:
     >>> int(label_nuclei(mask, min_size=1).max().compute())  # diagonal: 4 separate pixels
     4
     """
-    if not isinstance(min_size, int) or min_size < 0:
-        raise ValueError(f"min_size must be a non-negative integer (voxels), got {min_size!r}")
+    min_size = check_count(min_size, "min_size (voxels)", minimum=0)
     return da.map_blocks(_label_and_filter, mask.rechunk(mask.shape), min_size, dtype=LABEL_DTYPE)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from skimage import filters
 
 from ..image import OmeImage
+from ..model import check_count
 
 __all__ = ["THRESHOLD_METHODS", "channel_selection", "compute_threshold", "threshold_function"]
 
@@ -91,8 +92,7 @@ def channel_selection(image: OmeImage, channel: int | str, plane_step: int = 1) 
     >>> channel_selection(open_image("nuclei"), "DAPI", 4)  # doctest: +SKIP
     (0, slice(None, None, 4), slice(None, None, None), slice(None, None, None))
     """
-    if not isinstance(plane_step, int) or plane_step < 1:
-        raise ValueError(f"plane_step must be a positive integer, got {plane_step!r}")
+    plane_step = check_count(plane_step, "plane_step")
     index: list[Any] = [slice(None)] * len(image.axes)
     index[image.axis("c")] = image.channel_index(channel)
     if "z" in image.axes:

@@ -1,0 +1,349 @@
+"""Reading Zarr stores reliably: retries under a deadline, and no chunk silently read as zeros.
+
+:class:`ReliableStore` wraps the zarr store that :func:`helpers.open_image` builds (s3fs, fsspec
+HTTP or the local disk). Every key it reads goes through the same retry loop as the fetch helpers
+(:class:`helpers.fetch.retry.Attempts`): transient faults (503 SlowDown, reset connections,
+truncated bodies, timeouts) are retried with jittered exponential backoff, honouring
+``Retry-After``, until the policy's attempts or its deadline (30 s per key by default) run out;
+then one :class:`~helpers.fetch.FetchError` names the key, the fault and the attempts. Permanent
+faults (403...) fail at once. Data read after a recovery is byte-identical: a retry re-reads the
+whole key.
+
+The fill-value trap: Zarr reads a chunk that does not exist as the array's fill value (zeros),
+with no error. That is how Zarr is meant to work -- zarr 3 does not write chunks that hold only the
+fill value, e.g. most chunks of a label image -- but for an image where every chunk was written (the
+course's samples are), a missing chunk is a broken upload, not an empty region. Two tools:
+
+- strict mode (``strict=True``): a missing chunk key raises :class:`MissingChunkError` naming it.
+  :func:`helpers.open_image` reads the course's own images strictly (catalog datasets, the public
+  course bucket, the local sample folder); label images (:meth:`OmeImage.open_labels`) are not
+  strict by default, as they legitimately omit their empty chunks;
+- :func:`helpers.completeness.missing_chunks` lists the chunks of a level (or region) that the
+  store does not hold, for images opened either way: "absent" is then for you to judge (empty on
+  purpose, or lost?).
+
+Examples
+--------
+>>> from helpers import open_image
+>>> from helpers.completeness import missing_chunks
+>>> image = open_image("nuclei")  # doctest: +SKIP
+>>> image.strict, missing_chunks(image, level=2)  # doctest: +SKIP
+(True, [])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import logging
+import math
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import aiohttp
+import botocore.exceptions
+
+from ._compat import (
+    Buffer,
+    BufferPrototype,
+    ByteRequest,
+    Store,
+    WrapperStore,
+    single_try_filesystem,
+)
+from .fetch.retry import (
+    DEFAULT_RETRY,
+    Attempts,
+    FetchError,
+    PermanentError,
+    RetryableError,
+    RetryPolicy,
+    parse_retry_after,
+)
+
+__all__ = [
+    "METADATA_KEYS",
+    "MissingChunkError",
+    "ReliableStore",
+    "classify_fault",
+    "is_strict",
+]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+METADATA_KEYS = frozenset({"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"})
+"""Names of Zarr metadata documents: they may be absent (a reader probes v3 and v2), chunks not."""
+_S3_RETRY_CODES = frozenset({"SlowDown", "ServiceUnavailable", "RequestTimeout", "InternalError"})
+_NOT_RETRIED = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+_RETRIED = (
+    TimeoutError,
+    ConnectionError,
+    aiohttp.ClientError,
+    http.client.HTTPException,
+    botocore.exceptions.HTTPClientError,
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.IncompleteReadError,
+    OSError,
+)
+
+
+class MissingChunkError(FetchError):
+    """A chunk that must exist is absent from the store (strict mode): it is not read as zeros.
+
+    Parameters
+    ----------
+    key : str
+        The chunk's store key.
+    where : str
+        The store's URL.
+    """
+
+    def __init__(self, key: str, where: str) -> None:
+        super().__init__(f"chunk {key!r} of {where}", "missing", 1, 404, verb="reading")
+        self.key = key
+        RuntimeError.__init__(
+            self,
+            f"chunk {key!r} of {where} is missing (no such object): this image is read strictly "
+            "(every chunk must exist), so this is an error, not a region of fill values; list the "
+            "absent chunks with helpers.completeness.missing_chunks(image), or pass strict=False "
+            "if empty chunks were left out on purpose",
+        )
+
+
+def _http_fault(error: BaseException) -> tuple[int, str, float | None] | None:
+    """``(status, text, retry_after_s)`` of an HTTP error answer behind ``error``, if any."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, aiohttp.ClientResponseError):
+            headers: Any = seen.headers or {}
+            text = f"HTTP {seen.status} {seen.message}".rstrip()
+            return seen.status, text, parse_retry_after(headers.get("Retry-After"))
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and "ResponseMetadata" in response:  # botocore ClientError
+            meta = response["ResponseMetadata"]
+            code = response.get("Error", {}).get("Code")
+            headers = meta.get("HTTPHeaders", {})
+            status = int(meta.get("HTTPStatusCode") or 0)
+            text = f"HTTP {status}" + (f" ({code})" if code else "")
+            if code in _S3_RETRY_CODES and status < 500:
+                status = 503
+            return status, text, parse_retry_after(headers.get("retry-after"))
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def classify_fault(
+    error: BaseException, policy: RetryPolicy = DEFAULT_RETRY
+) -> RetryableError | PermanentError | None:
+    """Sort an exception raised by a store read into retryable, permanent or "not a fault".
+
+    Parameters
+    ----------
+    error : BaseException
+        What the store (s3fs, fsspec HTTP, the local disk) raised.
+    policy : RetryPolicy
+        Gives the HTTP statuses worth retrying.
+
+    Returns
+    -------
+    RetryableError or PermanentError or None
+        ``None`` for errors that are no network or storage fault (a bug: re-raise it as it is).
+
+    Examples
+    --------
+    >>> classify_fault(TimeoutError()).reason
+    'TimeoutError: no answer in time'
+    >>> classify_fault(PermissionError("Access Denied")).reason
+    'PermissionError: Access Denied (not retried)'
+    >>> classify_fault(ValueError("bad selection")) is None
+    True
+    """
+    answer = _http_fault(error)
+    if answer is not None:
+        status, text, retry_after = answer
+        if status in policy.retry_statuses:
+            return RetryableError(text, status, retry_after)
+        return PermanentError(f"{text} (not retried)", status)
+    name = error.__class__.__name__
+    detail = str(error) or "no answer in time"
+    if isinstance(error, _NOT_RETRIED):
+        return PermanentError(f"{name}: {detail} (not retried)")
+    if isinstance(error, _RETRIED):
+        return RetryableError(f"{name}: {detail}")
+    return None
+
+
+def _is_chunk(key: str) -> bool:
+    return key.rsplit("/", 1)[-1] not in METADATA_KEYS
+
+
+class ReliableStore(WrapperStore[Store]):
+    """A read-through zarr store wrapper: retries, a deadline per key, and optionally strict.
+
+    Parameters
+    ----------
+    store : zarr Store
+        The store to read from (its own client should not retry: see
+        :func:`helpers.storage.zarr_store` with ``client_retries=False``).
+    retry : RetryPolicy, optional
+        Attempts, waits and deadline per key (default :data:`~helpers.fetch.DEFAULT_RETRY`).
+    strict : bool
+        A chunk key that is absent raises :class:`MissingChunkError` instead of reading as the
+        fill value (metadata documents may still be absent: readers probe for them).
+    where : str, optional
+        The store's URL, named in errors.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> store = ReliableStore(zarr.storage.MemoryStore(), strict=True, where="memory")
+    >>> array = zarr.create_array(store, shape=(4,), chunks=(2,), dtype="u1")
+    >>> array[:]
+    Traceback (most recent call last):
+    ...
+    helpers.reliable.MissingChunkError: chunk 'c/0' of memory is missing (no such object): ...
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        retry: RetryPolicy | None = None,
+        strict: bool = False,
+        where: str | None = None,
+    ) -> None:
+        super().__init__(store)
+        self.retry = retry or DEFAULT_RETRY
+        self.strict = bool(strict)
+        self.where = where or str(store)
+        single_try_filesystem(getattr(store, "fs", None))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled (e.g. in a Dask worker): keep the inner client from retrying on its own."""
+        self.__dict__.update(state)
+        single_try_filesystem(getattr(self._store, "fs", None))
+
+    def _with_store(self, store: Store) -> ReliableStore:
+        return type(self)(store, self.retry, self.strict, self.where)
+
+    def with_strict(self, strict: bool) -> ReliableStore:
+        """The same store, read strictly or not.
+
+        Parameters
+        ----------
+        strict : bool
+            Whether an absent chunk key is an error.
+
+        Returns
+        -------
+        ReliableStore
+            A new wrapper around the same inner store.
+        """
+        return type(self)(self._store, self.retry, strict, self.where)
+
+    def __repr__(self) -> str:
+        return f"ReliableStore({self.where!r}, strict={self.strict})"
+
+    @property
+    def fs(self) -> Any:
+        """The inner store's fsspec filesystem (``AttributeError`` for a local store)."""
+        return self._store.fs  # type: ignore[attr-defined]
+
+    @property
+    def path(self) -> str:
+        """The inner store's root path inside its filesystem (as ``FsspecStore.path``)."""
+        return str(getattr(self._store, "path", getattr(self._store, "root", "")))
+
+    async def retrying(self, key: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call()`` (one store operation on ``key``) under the retry loop.
+
+        Parameters
+        ----------
+        key : str
+            The key read (named in the error).
+        call : callable
+            Makes a fresh awaitable for each attempt.
+
+        Returns
+        -------
+        object
+            What ``call()`` returned.
+
+        Raises
+        ------
+        FetchError
+            The faults persisted, were permanent, or the deadline passed.
+        """
+        what = f"chunk {key!r} of {self.where}" if _is_chunk(key) else f"{key!r} of {self.where}"
+        attempts = Attempts(what, self.retry, verb="reading")
+        for _attempt in attempts:
+            timeout = attempts.timeout_s(math.inf)
+            try:
+                return await asyncio.wait_for(call(), timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - sorted just below; bugs are re-raised
+                fault = classify_fault(err, self.retry)
+                if fault is None:
+                    raise
+                if isinstance(err, TimeoutError) and not str(err):  # wait_for's: say how long
+                    fault.reason = f"TimeoutError: no complete answer within {timeout:.1f} s"
+                await asyncio.sleep(attempts.failed(fault))
+        raise AssertionError("unreachable: Attempts.failed raises after the last attempt")
+
+    async def get(
+        self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
+    ) -> Buffer | None:
+        """Read ``key`` (retried); ``None`` if absent, unless it is a chunk and the store is strict.
+
+        Parameters
+        ----------
+        key : str
+            The store key.
+        prototype : BufferPrototype
+            Zarr's buffer type.
+        byte_range : ByteRequest, optional
+            Part of the value to read.
+
+        Returns
+        -------
+        Buffer or None
+            The value, ``None`` when the key is absent (not strict, or metadata).
+
+        Raises
+        ------
+        MissingChunkError
+            Strict mode and the chunk key is absent.
+        FetchError
+            Reading failed (after retries).
+        """
+        value = await self.retrying(key, lambda: self._store.get(key, prototype, byte_range))
+        if value is None and self.strict and _is_chunk(key):
+            raise MissingChunkError(key, self.where)
+        return value
+
+    async def get_partial_values(
+        self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
+        """Several (partial) reads, each through :meth:`get` (retried, strict if set)."""
+        return list(await asyncio.gather(*(self.get(k, prototype, r) for k, r in key_ranges)))
+
+    async def exists(self, key: str) -> bool:
+        """Whether ``key`` exists (retried)."""
+        return await self.retrying(key, lambda: self._store.exists(key))
+
+
+def is_strict(store: Store) -> bool:
+    """Whether ``store`` is a strict :class:`ReliableStore` (absent chunks are errors).
+
+    Parameters
+    ----------
+    store : zarr Store
+        Any store.
+
+    Returns
+    -------
+    bool
+        True for a strict :class:`ReliableStore`.
+    """
+    return isinstance(store, ReliableStore) and store.strict
