@@ -19,6 +19,7 @@ __all__ = [
     "CLOUD_START_TIMEOUT_S",
     "CLUSTER_CONNECT_TIMEOUT_S",
     "CONNECT_TIMEOUT_S",
+    "DEADLINE_MARGIN_S",
     "DEFAULT_LATENCY_MS",
     "FAULT_STALL_MAX_S",
     "FAULT_SUITE_ATTEMPT_TIMEOUT_S",
@@ -107,3 +108,6 @@ FAULT_SUITE_ATTEMPT_TIMEOUT_S = 0.5
 """The fault suite's timeout of one attempt: a stalled or spiked answer is cut and retried after this."""
 FAULT_SUITE_SLACK_S = 2.0
 """A fault-suite read that has not finished ``deadline + this`` seconds after it started is a hang."""
+
+DEADLINE_MARGIN_S = 0.05
+"""A read's last timeout ends this long before its deadline, so the error is raised within it."""

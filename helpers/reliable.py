@@ -104,7 +104,8 @@ class MissingChunkError(FetchError):
         self.key = key
         RuntimeError.__init__(
             self,
-            f"chunk {key!r} of {where} is missing (no such object): this image is read strictly "
+            f"chunk {key!r} of {where} is missing (no such object; 1 attempt: an absent object is "
+            "not retried): this image is read strictly "
             "(every chunk must exist), so this is an error, not a region of fill values; list the "
             "absent chunks with helpers.completeness.missing_chunks(image), or pass strict=False "
             "if empty chunks were left out on purpose",

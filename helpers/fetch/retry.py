@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..config import TOTAL_DEADLINE_S
+from ..config import DEADLINE_MARGIN_S, TOTAL_DEADLINE_S
 from .errors import FetchError, PermanentError, RetryableError, parse_retry_after, s3_error_code
 
 __all__ = [
@@ -297,9 +297,12 @@ class Attempts:
         -------
         float
             ``per_attempt_s``, at most the time left before the deadline and before the end of
-            the attempt (``policy.attempt_timeout_s``); at least 1 ms.
+            the attempt (``policy.attempt_timeout_s``), less a small margin
+            (:data:`~helpers.config.DEADLINE_MARGIN_S`) so the error comes within the deadline;
+            at least 1 ms.
         """
-        left = min(per_attempt_s, self.remaining_s())
+        # cut a little before the deadline, so that the error is raised within it
+        left = min(per_attempt_s, self.remaining_s() - DEADLINE_MARGIN_S)
         if self.policy.attempt_timeout_s is not None:
             attempt_left = self.policy.attempt_timeout_s - (time.monotonic() - self._attempt_start)
             left = min(left, attempt_left)
