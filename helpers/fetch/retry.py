@@ -350,7 +350,7 @@ class Attempts:
         ------
         FetchError
             ``error`` is permanent, it was the last attempt the policy allows, or the wait would
-            end after the deadline.
+            leave no time for another attempt before the deadline.
         """
         self.faults.append(error.reason)
         if isinstance(error, PermanentError) or self.made >= self.policy.attempts:
@@ -358,7 +358,7 @@ class Attempts:
         delay = self.policy.wait_s(self.made, self._rng)
         if isinstance(error, RetryableError) and error.retry_after_s is not None:
             delay = min(error.retry_after_s, self.policy.max_backoff_s)
-        if delay >= self.remaining_s():
+        if delay + DEADLINE_MARGIN_S >= self.remaining_s():  # no time left for another attempt
             deadline = f"{self.policy.deadline_s:g} s deadline"
             raise self.give_up(
                 f"{error.reason} (gave up: the {deadline} was reached)", error.status
