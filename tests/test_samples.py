@@ -28,12 +28,6 @@ NUCLEI_SHAPES = [(2, 236, 275, 271), (2, 236, 137, 135), (2, 236, 68, 67)]
 TISSUE_CHUNKS_PER_LEVEL = [768, 192, 48, 12, 3, 3]
 
 
-@pytest.fixture(scope="session")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One real build, shared by the whole session."""
-    return hs.build_samples(tmp_path_factory.mktemp("samples"), progress=False)
-
-
 def open_store(samples: Path, key: str) -> zarr.Group:
     return zarr.open_group(samples / hs.DATASETS[key].path, mode="r")
 
