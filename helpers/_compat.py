@@ -17,17 +17,20 @@ What lives here, and why the public API does not cover it:
   the libraries only do from a finaliser (private ``_s3creator`` and ``_session`` attributes), and
   finding fsspec's cached asynchronous instances (:func:`cached_async_filesystems`);
 - making s3fs try each call once (:func:`single_try_filesystem`), so that the store layer's retry
-  loop (:mod:`helpers.reliable`) alone decides attempts and deadline (``S3FileSystem.retries``).
+  loop (:mod:`helpers.reliable`) alone decides attempts and deadline (``S3FileSystem.retries``);
+- decoding inner chunks of a shard fetched by byte range (:func:`decode_inner_chunks`) with the
+  sharding codec's own codec pipeline (``zarr.core.metadata``, ``zarr.core.array_spec``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 import fsspec
+import numpy as np
 import zarr
 from zarr.abc.store import ByteRequest, Store
 from zarr.core.array import AsyncArray
@@ -47,8 +50,10 @@ __all__ = [
     "array_on_store",
     "array_store",
     "buffer_prototype",
+    "byte_request",
     "cached_async_filesystems",
     "close_filesystem_sessions",
+    "decode_inner_chunks",
     "delete_prefix",
     "get_keys",
     "group_metadata",
@@ -72,6 +77,17 @@ def run_sync(coroutine: Coroutine[Any, Any, T], timeout: float | None = None) ->
 def buffer_prototype() -> BufferPrototype:
     """Zarr's default buffer prototype (CPU memory), for direct store calls."""
     return default_buffer_prototype()
+
+
+def byte_request(byte_range: Any) -> ByteRequest | None:
+    """Zarr's store request for a :class:`helpers.byteranges.ByteRange` (``None``: the whole object)."""
+    from zarr.abc.store import RangeByteRequest, SuffixByteRequest
+
+    if byte_range is None:
+        return None
+    if byte_range.suffix is not None:
+        return SuffixByteRequest(byte_range.suffix)
+    return RangeByteRequest(byte_range.start, byte_range.stop)
 
 
 def array_store(array: zarr.Array) -> Store:
@@ -187,3 +203,31 @@ def single_try_filesystem(fs: Any) -> None:
 
     if isinstance(fs, s3fs.S3FileSystem):
         fs.retries = 1
+
+
+def decode_inner_chunks(metadata: dict[str, Any], raws: Sequence[bytes | None]) -> list[np.ndarray]:
+    """Decode inner chunks of a sharded array (bytes read by range) as zarr does; ``None``: empty.
+
+    ``metadata`` is the array's ``zarr.json`` document. Every result has the inner chunk shape (an
+    edge chunk is padded, as stored); an empty chunk (``None``) is the array's fill value.
+    """
+    from zarr.codecs.sharding import ShardingCodec
+    from zarr.core.array_spec import ArrayConfig, ArraySpec
+    from zarr.core.metadata.v3 import ArrayV3Metadata
+
+    parsed = ArrayV3Metadata.from_dict(dict(metadata))
+    sharding = next((c for c in parsed.codecs if isinstance(c, ShardingCodec)), None)
+    if sharding is None:
+        raise ValueError("not a sharded array: its chunks are whole objects (see helpers.fetch)")
+    prototype = buffer_prototype()
+    shard_spec = parsed.get_chunk_spec((0,) * parsed.ndim, ArrayConfig.from_dict({}), prototype)
+    spec = ArraySpec(
+        sharding.chunk_shape, shard_spec.dtype, shard_spec.fill_value, shard_spec.config, prototype
+    )
+    buffers = [None if raw is None else prototype.buffer.from_bytes(raw) for raw in raws]
+    decoded = run_sync(sharding.codec_pipeline.decode([(b, spec) for b in buffers]))
+    dtype = spec.dtype.to_native_dtype()
+    return [
+        np.full(spec.shape, spec.fill_value, dtype=dtype) if d is None else d.as_numpy_array()
+        for d in decoded
+    ]

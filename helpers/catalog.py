@@ -80,6 +80,18 @@ CATALOG: dict[str, Dataset] = {
             None,
             "v0.4/idr0083A/9822152.zarr",
         ),
+        Dataset(
+            "lightsheet",
+            "3D light-sheet brain volume (z,y,x); OME-NGFF 0.5 sharded: shards of 10 planes, 256 x 256 chunks; locally 20 x 2048^2 synthetic",
+            "v0.5/idr0066/ExpA_VIP_ASLM_on.zarr",
+            "v0.5/idr0066/ExpA_VIP_ASLM_on.zarr",
+        ),
+        Dataset(
+            "lightsheet_unsharded",
+            "the same light-sheet pixels unsharded (one object per 256 x 256 chunk), local only",
+            "synthetic/lightsheet_unsharded.zarr",
+            None,
+        ),
     )
 }
 
@@ -171,7 +183,7 @@ def list_datasets(source: str | None = None) -> list[DatasetLocation]:
     >>> from helpers.tables import format_table
     >>> print(format_table(list_datasets("local")))  # doctest: +SKIP
     >>> [d.name for d in list_datasets("remote")]
-    ['nuclei', 'nuclei_v05', 'tissue', 'em']
+    ['nuclei', 'nuclei_v05', 'tissue', 'em', 'lightsheet', 'lightsheet_unsharded']
     """
     chosen = current_source(source)
     rows = []

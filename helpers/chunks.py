@@ -13,8 +13,9 @@ Where a *selection* is accepted, it may also hold integers (one index), fewer ax
 
 Chunk keys: Zarr v2 joins the grid position with ``dimension_separator`` (``"i.j.k"`` or ``"i/j/k"``;
 ``"0"`` for a 0-d array); Zarr v3's ``"default"`` key encoding puts ``"c"`` first (``"c/i/j/k"``), its
-``"v2"`` encoding writes v2-style keys. Sharded v3 arrays (one object holds many chunks) are
-refused by :func:`chunk_layout`.
+``"v2"`` encoding writes v2-style keys. In a sharded v3 array one object (a *shard*) holds many
+chunks: its metadata's chunk grid is the shard grid, so the layout and keys here are those of the
+shards (the objects); :mod:`helpers.shards` has the inner chunks and their byte ranges.
 
 Examples
 --------
@@ -237,6 +238,8 @@ class ChunkLayout:
         for Zarr v2 and v3's "v2" encoding.
     separator : str
         Between the indices: ``"."`` or ``"/"``.
+    sharded : bool
+        True for a sharded array: the chunks here are then shards (see :mod:`helpers.shards`).
 
     Examples
     --------
@@ -251,6 +254,7 @@ class ChunkLayout:
     zarr_format: int
     prefix: str
     separator: str
+    sharded: bool = False
 
     @property
     def grid(self) -> tuple[int, ...]:
@@ -268,11 +272,8 @@ class ChunkLayout:
             raise ValueError(
                 f"chunk index {tuple(index)} has {len(index)} numbers, need {len(self.grid)}"
             )
-        for i, n in zip(index, self.grid, strict=True):
-            if not 0 <= i < n:
-                raise ValueError(
-                    f"chunk index {tuple(index)} is outside the chunk grid {self.grid}"
-                )
+        if any(not 0 <= i < n for i, n in zip(index, self.grid, strict=True)):
+            raise ValueError(f"chunk index {tuple(index)} is outside the chunk grid {self.grid}")
         parts = [str(i) for i in index] or ([] if self.prefix else ["0"])
         return self.separator.join([self.prefix, *parts] if self.prefix else parts)
 
@@ -299,11 +300,15 @@ def chunk_layout(metadata: dict[str, Any] | Any) -> ChunkLayout:
         The parsed ``.zarray`` (Zarr v2) or ``zarr.json`` (Zarr v3) document, or an opened
         ``zarr.Array`` (its metadata, already in memory, is used: no request).
 
+    Returns
+    -------
+    ChunkLayout
+        For a sharded array, the layout of its shards (the objects), with ``sharded=True``.
+
     Raises
     ------
     ValueError
-        Not array metadata, an irregular chunk grid, or a sharded array (one object then holds
-        many chunks, so "one chunk = one key" does not hold).
+        Not array metadata, an irregular chunk grid or an unknown key encoding.
 
     Examples
     --------
@@ -319,9 +324,7 @@ def chunk_layout(metadata: dict[str, Any] | Any) -> ChunkLayout:
     fmt = metadata.get("zarr_format")
     if fmt == 2:
         if "chunks" not in metadata or "shape" not in metadata:
-            raise ValueError(
-                "Zarr v2 metadata without 'shape'/'chunks': is this a group's .zgroup?"
-            )
+            raise ValueError("Zarr v2 metadata without 'shape'/'chunks': is it a group's .zgroup?")
         separator = metadata.get("dimension_separator") or "."
         return _layout(
             metadata["shape"], metadata["chunks"], metadata.get("dtype"), 2, "", separator
@@ -333,11 +336,6 @@ def chunk_layout(metadata: dict[str, Any] | Any) -> ChunkLayout:
                 "(the levels of an OME-Zarr image are arrays inside the group: .../0, .../1)"
             )
         codecs = [c.get("name") if isinstance(c, dict) else c for c in metadata.get("codecs", [])]
-        if "sharding_indexed" in codecs:
-            raise ValueError(
-                "sharded array: each object is a shard holding many chunks, so chunk keys are not "
-                "object keys; listing keys of sharded arrays is not supported"
-            )
         grid = metadata.get("chunk_grid", {})
         if grid.get("name") != "regular":
             raise ValueError(f"unsupported chunk grid {grid.get('name')!r} (only 'regular')")
@@ -355,6 +353,7 @@ def chunk_layout(metadata: dict[str, Any] | Any) -> ChunkLayout:
             3,
             "c" if name == "default" else "",
             separator,
+            "sharding_indexed" in codecs,
         )
     raise ValueError(f"not Zarr array metadata: zarr_format is {fmt!r} (expected 2 or 3)")
 
@@ -366,17 +365,21 @@ def _layout(
     fmt: int,
     prefix: str,
     separator: str,
+    sharded: bool = False,
 ) -> ChunkLayout:
     if separator not in (".", "/"):
         raise ValueError(f"unsupported chunk key separator {separator!r} (expected '.' or '/')")
     shape, chunks = tuple(int(s) for s in shape), tuple(int(c) for c in chunks)
     if len(shape) != len(chunks) or any(c < 1 for c in chunks):
         raise ValueError(f"inconsistent metadata: shape {shape} with chunks {chunks}")
-    return ChunkLayout(shape, chunks, str(dtype), fmt, prefix, separator)
+    return ChunkLayout(shape, chunks, str(dtype), fmt, prefix, separator, sharded)
 
 
 def chunk_keys(source: dict[str, Any] | ChunkLayout | Any, region: Selection = None) -> list[str]:
     """Keys (relative to the array) of the chunks ``region`` touches; all chunks for ``None``.
+
+    For a sharded array the keys name shards; see :mod:`helpers.shards` for inner chunks and byte
+    ranges.
 
     Parameters
     ----------

@@ -50,6 +50,8 @@ def missing_chunks(image_or_array: Any, level: int = 0, region: Any = None) -> l
     broken upload). This lists them, for you to judge: for the course's images (every chunk
     written) the answer must be ``[]``. Over s3:// and local paths it compares the keys with one
     listing of the level's prefix; over http(s):// (no listing) it reads the first byte of each key.
+    For a sharded array the keys are those of its shards (the objects): a lost shard is listed, an
+    inner chunk left out of a shard (only fill value) is not.
 
     Parameters
     ----------
@@ -69,7 +71,7 @@ def missing_chunks(image_or_array: Any, level: int = 0, region: Any = None) -> l
     Raises
     ------
     ValueError
-        Bad ``level`` or ``region``, or a sharded array (not supported).
+        Bad ``level`` or ``region``.
     FetchError
         The listing could not be read (after retries).
 

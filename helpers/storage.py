@@ -1,6 +1,6 @@
 """Dataset locations, fast anonymous stores for them, and the stores' lifetime.
 
-Why the settings matter (measured, see notebook 02): with its defaults, s3fs sends a HEAD request
+Why the settings matter (measured, see notebook 03): with its defaults, s3fs sends a HEAD request
 before every whole-object GET (because ``max_concurrency`` > 1 makes it ask for the size first), which
 doubles the round trips per chunk, and botocore keeps at most 10 connections, so more than ~10 requests
 are never in flight. :func:`s3_filesystem` sets ``max_concurrency=1`` (one plain GET per chunk) and

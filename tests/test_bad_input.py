@@ -124,6 +124,10 @@ def cli_cases(stores: dict[str, Path], file: Path) -> dict[str, tuple[list[str],
             ["helpers.bench", "cloud", "--latency-ms", "nan"],
             r"error: (argument )?--latency-ms:? must be a (finite )?number >= 0, got '?nan'?$",
         ),
+        "bench shards --latency-ms": (
+            ["helpers.bench", "shards", "--latency-ms", "-1"],
+            r"error: argument --latency-ms: must be a finite number >= 0, got -1\.0$",
+        ),
         "browse --bench --latency-ms": (
             ["helpers.browse", "--bench", "--latency-ms", "-5"],
             r"error: argument --latency-ms: must be a finite number >= 0, got -5\.0$",

@@ -3,6 +3,7 @@ benchmark (helpers.bench.browse, also python -m helpers.browse --bench)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -415,3 +416,72 @@ def test_bench_cli(cloud, capsys) -> None:
         if code != 0:  # only the time limit may fail on a busy machine, never the counts
             failures = out.split("FAILED:")[1].strip().splitlines()
             assert failures and all(" took " in line for line in failures), out
+
+
+# --- sharded levels: indexes cached, ranges at once --------------------------------------------------
+
+
+def sharded_memory_image():
+    """A 2-level (z, y, x) image in memory, every level in shards of 2 planes of 16 x 16 chunks."""
+    root = zarr.open_group(zarr.storage.MemoryStore(), mode="w", zarr_format=3)
+    datasets = []
+    for level, n in enumerate((64, 32)):
+        arr = root.create_array(
+            str(level), shape=(4, n, n), shards=(2, n, n), chunks=(1, 16, 16), dtype="uint16"
+        )
+        arr[...] = np.arange(4 * n * n, dtype="uint16").reshape(4, n, n) + level * 7
+        scale = [1.0, 0.5 * 2**level, 0.5 * 2**level]
+        datasets.append(
+            {"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
+        )
+    axes = [{"name": a, "type": "space", "unit": "micrometer"} for a in "zyx"]
+    root.attrs["ome"] = {
+        "version": "0.5",
+        "multiscales": [{"name": "sharded", "axes": axes, "datasets": datasets}],
+    }
+    return image_from_group(root, "memory://sharded")
+
+
+def test_reader_reads_shard_indexes_once_and_all_ranges_of_a_view() -> None:
+    image = sharded_memory_image()
+    reader = ViewReader(image)
+    region = (slice(1, 3), slice(8, 40), slice(0, 20))  # planes 1-2: shards 0 and 1; 3 x 2 chunks
+    data, cold = reader.read_region(0, region)
+    np.testing.assert_array_equal(data, image.levels[0][region])
+    assert (cold.index_reads, cold.range_reads, cold.requests) == (2, 12, 14)
+    assert reader.store.ranges == 14 and len(reader.indexes) == 2
+    assert "(2 index + 12 ranges)" in cold.summary()
+    # Plane 0 is in shard 0, whose index is cached: ranges only.
+    data, warm = reader.read_region(0, (slice(0, 1), slice(0, 64), slice(48, 64)))
+    np.testing.assert_array_equal(data, image.levels[0][0:1, :, 48:64])
+    assert (warm.index_reads, warm.range_reads, warm.requests) == (0, 4, 4)
+    _, again = reader.read_region(0, region)
+    assert again.requests == 0 and again.from_cache
+    # Edge chunks of a coarser level are stored padded and cut back to the array.
+    data, coarse = reader.read_region(1, (slice(0, 4), slice(0, 32), slice(0, 32)))
+    np.testing.assert_array_equal(data, image.levels[1][:])
+    assert (coarse.index_reads, coarse.range_reads) == (2, 16)
+
+
+def test_reader_refuses_a_missing_shard_instead_of_showing_zeros() -> None:
+    image = sharded_memory_image()
+    store = image.levels[0].store_path.store
+    run_sync(store.delete("0/c/1/0/0"))  # shard 1 of level 0 (planes 2-3)
+    reader = ViewReader(image)
+    with pytest.raises(FileNotFoundError, match="0/c/1/0/0"):
+        reader.read_region(0, (slice(2, 3), slice(0, 16), slice(0, 16)))
+
+
+def test_shard_tour_requests_equal_the_model(cloud) -> None:
+    from helpers.bench.shards import check_tour, format_tour, measure_shards
+
+    tour = measure_shards(endpoint=cloud.endpoint)
+    table = format_tour(tour)
+    assert "3D box across shards" in table and "revisit" in table
+    sharded = [s for s in tour.steps if s.image == "sharded"]
+    assert [s.index_reads for s in sharded] == [1, 0, 0, 1, 1, 0, 0]  # cold, warm..., revisit
+    assert all(s.requests == s.predicted for s in tour.steps)
+    assert tour.objects["unsharded"] >= 100 * tour.objects["sharded"]
+    # Counts are exact; time only with a generous margin (a shared CI machine is slow).
+    slow = dataclasses.replace(tour, latency_s=1.0)
+    assert check_tour(slow) == []

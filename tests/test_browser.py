@@ -1,4 +1,4 @@
-"""Notebook 03 in a real browser: JupyterLab + Chromium (Playwright), against the test cloud.
+"""Notebook 04 in a real browser: JupyterLab + Chromium (Playwright), against the test cloud.
 
 The test opens a temporary copy of the notebook, runs all cells, then uses the tissue viewer like a
 learner: zoom in with the "+" button, pan with the arrow buttons, come back to a view seen before, and
@@ -10,7 +10,7 @@ zoom with the level slider (keyboard). After each action it checks, from what th
   viewer's cache first, then keeps its own list of chunks already fetched), and a revisit says
   "served from cache: 0 requests".
 
-A screenshot is saved to test-artifacts/03_multiscale_browsing.png.
+A screenshot is saved to test-artifacts/04_multiscale_browsing.png.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from browser_support import (
 from helpers.browse import chunks_for_region
 from helpers.paths import REPO_ROOT
 
-NOTEBOOK = "03_multiscale_browsing.ipynb"
+NOTEBOOK = "04_multiscale_browsing.ipynb"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 ACTION_TIMEOUT_MS = 30_000
 
@@ -217,9 +217,9 @@ def test_multiscale_browsing_notebook_in_chromium(cloud, tmp_path: Path) -> None
             assert finer_picture != down_picture
 
             viewer.widget.scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "03_multiscale_browsing.png"))
+            page.screenshot(path=str(ARTIFACTS / "04_multiscale_browsing.png"))
         except BaseException:
-            page.screenshot(path=str(ARTIFACTS / "03_multiscale_browsing-failure.png"))
+            page.screenshot(path=str(ARTIFACTS / "04_multiscale_browsing-failure.png"))
             print("JupyterLab log:\n" + lab.log_tail())
             raise
         finally:

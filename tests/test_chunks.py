@@ -133,17 +133,6 @@ def test_layout_numbers_and_short_regions() -> None:
                 "node_type": "array",
                 "shape": [4],
                 "data_type": "uint8",
-                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4]}},
-                "codecs": [{"name": "sharding_indexed", "configuration": {}}],
-            },
-            "sharded",
-        ),
-        (
-            {
-                "zarr_format": 3,
-                "node_type": "array",
-                "shape": [4],
-                "data_type": "uint8",
                 "chunk_grid": {"name": "rectilinear", "configuration": {}},
                 "codecs": [],
             },
@@ -156,12 +145,14 @@ def test_bad_metadata_is_refused_clearly(metadata, message) -> None:
         chunk_layout(metadata)
 
 
-def test_sharded_zarr_array_is_refused(tmp_path) -> None:
+def test_the_keys_of_a_sharded_array_name_its_shards(tmp_path) -> None:
     array = zarr.create_array(
         tmp_path / "s.zarr", shape=(8, 8), chunks=(2, 2), shards=(4, 4), dtype="u1"
     )
-    with pytest.raises(ValueError, match="sharded"):
-        chunk_keys(array)
+    layout = chunk_layout(array)
+    assert layout.sharded and layout.chunks == (4, 4) and layout.nchunks == 4
+    assert chunk_keys(array) == ["c/0/0", "c/0/1", "c/1/0", "c/1/1"]  # objects = shards
+    assert not chunk_layout(zarr.create_array({}, shape=(4,), chunks=(2,), dtype="u1")).sharded
 
 
 @pytest.mark.parametrize(

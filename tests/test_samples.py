@@ -50,10 +50,19 @@ def all_files(root: Path) -> dict[str, Path]:
 
 
 def test_datasets_mapping() -> None:
-    assert set(hs.DATASETS) == {"nuclei", "nuclei_v05", "tissue"}
+    assert set(hs.DATASETS) == {
+        "nuclei",
+        "nuclei_v05",
+        "tissue",
+        "lightsheet",
+        "lightsheet_unsharded",
+    }
     assert hs.DATASETS["nuclei"].path == "v0.4/idr0062A/6001240.zarr"
     assert hs.DATASETS["nuclei_v05"].path == "v0.5/idr0062A/6001240_labels.zarr"
     assert hs.DATASETS["tissue"].path == "synthetic/tissue.zarr"
+    assert hs.DATASETS["lightsheet"].path == "v0.5/idr0066/ExpA_VIP_ASLM_on.zarr"
+    assert hs.DATASETS["lightsheet_unsharded"].path == "synthetic/lightsheet_unsharded.zarr"
+    assert hs.DATASETS["lightsheet_unsharded"].mirrors == hs.DATASETS["lightsheet"].mirrors
     for ds in hs.DATASETS.values():
         assert ds.description and "\n" not in ds.description
     assert hs.dataset_path("tissue", Path("/x")) == Path("/x/synthetic/tissue.zarr")
@@ -73,17 +82,14 @@ def test_build_writes_all_stores_and_stamp(samples: Path) -> None:
 @pytest.mark.parametrize("key", list(hs.DATASETS))
 def test_course_flag_marks_data_synthetic(samples: Path, key: str) -> None:
     root = samples / hs.DATASETS[key].path
-    attrs = (
-        read_json(root / "zarr.json")["attributes"]
-        if key == "nuclei_v05"
-        else read_json(root / ".zattrs")
-    )
+    v3 = (root / "zarr.json").is_file()
+    attrs = read_json(root / "zarr.json")["attributes"] if v3 else read_json(root / ".zattrs")
     course = attrs["course"]
     assert course["synthetic"] is True
     assert course["generator"] == "helpers.samples"
     assert course["description"] == hs.DATASETS[key].description
     assert "idr00" in course["mirrors"]
-    if key == "nuclei_v05":
+    if v3:
         assert "course" not in attrs["ome"]
 
 
@@ -447,3 +453,110 @@ def test_stamp_hashes_every_generator_source() -> None:
     package = Path(hs.__file__).resolve().parent
     assert set(package.glob("*.py")) <= set(sources)
     assert Path(ngff.__file__).resolve() in sources
+
+
+# --- the light-sheet sample: sharded and unsharded copies --------------------------------------
+
+LIGHTSHEET_KEYS = ("lightsheet", "lightsheet_unsharded")
+LIGHTSHEET_SHAPES = [(20, 2048, 2048), (20, 1024, 1024), (20, 512, 512)]
+
+
+@pytest.mark.parametrize("key", LIGHTSHEET_KEYS)
+def test_lightsheet_layout(samples: Path, key: str) -> None:
+    path = samples / hs.DATASETS[key].path
+    ome = read_json(path / "zarr.json")["attributes"]["ome"]
+    assert ome["version"] == "0.5"
+    (ms,) = ome["multiscales"]
+    assert [(a["name"], a["type"], a["unit"]) for a in ms["axes"]] == [
+        (axis, "space", "micrometer") for axis in "zyx"
+    ]
+    scales = [d["coordinateTransformations"][0]["scale"] for d in ms["datasets"]]
+    assert scales == [[2.0, 0.4 * 2**k, 0.4 * 2**k] for k in range(3)]
+    sharded = key == "lightsheet"
+    for level, shape in enumerate(LIGHTSHEET_SHAPES):
+        meta = read_json(path / str(level) / "zarr.json")
+        assert meta["shape"] == list(shape) and meta["data_type"] == "uint16"
+        assert meta["dimension_names"] == ["z", "y", "x"]
+        grid = meta["chunk_grid"]["configuration"]["chunk_shape"]
+        codecs = meta["codecs"]
+        if sharded:  # one object = 10 whole planes, holding 1 x 256 x 256 inner chunks
+            assert grid == [10, shape[1], shape[2]]
+            (sharding,) = codecs
+            assert sharding["name"] == "sharding_indexed"
+            assert sharding["configuration"]["chunk_shape"] == [1, 256, 256]
+            codecs = sharding["configuration"]["codecs"]
+        else:
+            assert grid == [1, 256, 256]
+        assert codecs[-1]["name"] == "blosc"
+        assert codecs[-1]["configuration"]["cname"] == "zstd"
+        objects = sorted(
+            str(p.relative_to(path / str(level))) for p in chunk_files(path / str(level))
+        )
+        if sharded:
+            assert objects == ["c/0/0/0", "c/1/0/0"]
+        else:
+            assert len(objects) == 20 * (shape[1] // 256) * (shape[2] // 256)
+        arr = open_store(samples, key)[str(level)]
+        assert arr.chunks == (1, 256, 256)
+        assert arr.shards == ((10, shape[1], shape[2]) if sharded else None)
+
+
+def test_lightsheet_copies_hold_the_same_pixels(samples: Path) -> None:
+    sharded, unsharded = (
+        open_store(samples, "lightsheet"),
+        open_store(samples, "lightsheet_unsharded"),
+    )
+    for level in ("0", "1", "2"):
+        for z in (0, 10):  # one shard at a time
+            assert np.array_equal(sharded[level][z : z + 10], unsharded[level][z : z + 10]), level
+    # the levels are 2 x 2 means in y/x, and the attributes are the same but for the description
+    assert np.array_equal(sharded["2"][:], hs.downsample_mean(sharded["1"][:]))
+    a, b = (dict(store.attrs) for store in (sharded, unsharded))
+    assert a["ome"] == b["ome"]
+    assert a["course"]["description"] != b["course"]["description"]
+
+
+def test_lightsheet_looks_like_a_light_sheet(samples: Path) -> None:
+    plane = open_store(samples, "lightsheet")["1"][10].astype(np.float64)
+    background = np.median(plane)
+    assert 100 <= background < 200  # camera offset plus faint autofluorescence
+    assert np.percentile(plane, 99.9) > background + 300  # sparse bright cells and neurites
+    assert np.mean(plane > background + 100) < 0.05
+    left, right = np.median(plane[:, :128]), np.median(plane[:, -128:])
+    assert left > right + 3  # the sheet comes from the left
+
+
+def test_sharding_divides_the_object_count(samples: Path) -> None:
+    sharded = hs.store_stats(samples / hs.DATASETS["lightsheet"].path)
+    unsharded = hs.store_stats(samples / hs.DATASETS["lightsheet_unsharded"].path)
+    assert sharded.files == 4 + 3 * 2  # zarr.json of the group and 3 levels, 2 shards per level
+    assert unsharded.files == 4 + 20 * (64 + 16 + 4)
+    assert unsharded.files >= 100 * sharded.files
+    assert sharded.bytes + unsharded.bytes <= 200e6
+
+
+@pytest.mark.parametrize("key", LIGHTSHEET_KEYS)
+def test_lightsheet_validates_as_ome_ngff_05(samples: Path, key: str) -> None:
+    image = v05.Image.from_zarr(open_store(samples, key))
+    assert image.labels is None
+    assert len(image.attributes.ome.multiscales[0].datasets) == 3
+
+
+def test_lightsheet_same_seed_same_shard_bytes(tmp_path: Path) -> None:
+    from helpers.samples.lightsheet import check_shape, lightsheet_volume, write_lightsheet
+
+    shape = (10, 1024, 1024)  # a small volume: one shard per level
+    volume = lightsheet_volume(7, shape)
+    shards = []
+    for run, image in enumerate((volume, lightsheet_volume(7, shape))):
+        store = tmp_path / f"run{run}.zarr"
+        write_lightsheet(store, image, {}, sharded=True)
+        shards.append((store / "0" / "c" / "0" / "0" / "0").read_bytes())
+    assert shards[0] == shards[1]
+    assert not np.array_equal(volume, lightsheet_volume(8, shape))
+    with pytest.raises(ValueError, match="multiple of 10"):
+        check_shape((12, 1024, 1024))
+    with pytest.raises(ValueError, match="multiples of 1024"):
+        write_lightsheet(
+            tmp_path / "bad.zarr", np.zeros((10, 1000, 1024), np.uint16), {}, sharded=True
+        )

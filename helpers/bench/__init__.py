@@ -11,6 +11,8 @@
   ``python -m helpers.segment --bench``).
 - ``cloud`` -- what the local cloud really does (:mod:`helpers.bench.cloud`; also
   ``python -m helpers.cloud check``).
+- ``formats`` -- OME-Zarr against tiled TIFF and HDF5, one random tile per read, the OME-NGFF
+  paper's benchmark (:mod:`helpers.bench.formats`, the machinery in :mod:`helpers.formats`).
 
 Every speed target lives in :mod:`helpers.bench.targets`. From a shell::
 

@@ -1,4 +1,4 @@
-"""``python -m helpers.bench [download|browse|segment|cloud] ...``: every benchmark of the course.
+"""``python -m helpers.bench [download|browse|segment|cloud|formats|shards] ...``: every benchmark of the course.
 
 Without a sub-command (or when the first argument is a flag) it runs ``download``: time the fetch
 strategies against the latency model and print a table. The other sub-commands load their module
@@ -32,6 +32,8 @@ COMMANDS = {
     "browse": "a scripted tour of views in the viewer (= python -m helpers.browse --bench)",
     "segment": "distributed segmentation on a Dask cluster",
     "cloud": "latency and throughput of the local cloud (= python -m helpers.cloud check)",
+    "formats": "OME-Zarr vs tiled TIFF vs HDF5, one random tile per read (the OME-NGFF paper's test)",
+    "shards": "views of a sharded image and its unsharded copy: index reads, byte ranges, round trips",
 }
 """The sub-commands and what they measure; each but ``download`` is ``helpers.bench.<name>.main``."""
 

@@ -19,7 +19,13 @@ __all__ = [
     "FAULT_MAX_WRONG_DATA",
     "FAULT_PERMANENT_OUTCOME",
     "FAULT_TRANSIENT_OUTCOME",
+    "FORMATS_CHECKED_LATENCIES_MS",
+    "FORMATS_LOCAL_ORDER",
+    "FORMATS_MODEL_TOLERANCE",
+    "FORMATS_ORDER",
     "SEGMENT_RATIO",
+    "SHARDS_OBJECT_RATIO",
+    "SHARDS_SLACK_S",
     "cloud_latency_range",
 ]
 
@@ -49,6 +55,16 @@ CLOUD_BIG_GET_ROUNDS = 3
 SEGMENT_RATIO = 1.5
 """A cluster run takes at most this many times its largest limit (request, bandwidth, compute)."""
 
+# --- formats: python -m helpers.bench formats (OME-Zarr vs TIFF vs HDF5, issue 11) ------------------
+FORMATS_CHECKED_LATENCIES_MS = (10.0, 100.0)
+"""The injected latencies at which the order and the model are checked (full image only)."""
+FORMATS_ORDER = ("zarr", "tiff", "hdf5")
+"""Over the cloud, median time per random tile from fastest to slowest (the paper's order)."""
+FORMATS_MODEL_TOLERANCE = 0.25
+"""Each format's median within 25 % of requests x request time + bytes / bandwidth (same run)."""
+FORMATS_LOCAL_ORDER = ("hdf5", "tiff")
+"""From the local disk: HDF5 reads a tile faster than TIFF."""
+
 # --- reliability: python -m helpers.faults --------------------------------------------------------
 FAULT_MAX_HANGS = 0
 """Reads of the fault suite that may still run after their deadline + slack: none."""
@@ -64,3 +80,10 @@ def cloud_latency_range(in_flight: int) -> tuple[float, float]:
     """The allowed median/latency range at ``in_flight`` requests (the nearest level below)."""
     level = max(k for k in CLOUD_LATENCY_RATIO if k <= max(in_flight, 1))
     return CLOUD_LATENCY_RATIO[level]
+
+
+# --- shards: python -m helpers.bench shards ---------------------------------------------------------
+SHARDS_SLACK_S = 0.15
+"""A view of the shard tour takes at most (round trips x latency) + this (decoding, assembly)."""
+SHARDS_OBJECT_RATIO = 100
+"""The sharded light-sheet store holds at least this many times fewer objects than its copy."""

@@ -34,6 +34,8 @@ class CountingStore(WrapperStore):
         Bytes those reads returned.
     missing : int
         Reads that found no object (zarr then fills in the fill value).
+    ranges : int
+        Those reads that asked for a byte range of the object (shard indexes, inner chunks).
     in_flight, max_in_flight : int
         Reads running now / the most running at once.
 
@@ -54,6 +56,7 @@ class CountingStore(WrapperStore):
         self.requests = 0
         self.bytes = 0
         self.missing = 0
+        self.ranges = 0
         self.in_flight = 0
         self.max_in_flight = 0
 
@@ -74,6 +77,7 @@ class CountingStore(WrapperStore):
         """Read ``key`` from the wrapped store and count the read (``None``: no such object)."""
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self.ranges += byte_range is not None
         try:
             buffer = await self._store.get(key, prototype, byte_range)
         finally:
@@ -87,6 +91,8 @@ class CountingStore(WrapperStore):
         key_ranges: Iterable[tuple[str, ByteRequest | None]],
     ) -> list[Buffer | None]:
         """Read byte ranges from the wrapped store; each key counts as one read."""
+        key_ranges = list(key_ranges)
+        self.ranges += sum(r is not None for _, r in key_ranges)
         buffers = await self._store.get_partial_values(prototype, key_ranges)
         for buffer in buffers:
             self._count(buffer)

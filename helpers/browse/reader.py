@@ -27,11 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from .._compat import array_on_store, array_store, run_sync
+from .._compat import (
+    array_metadata_dict,
+    array_on_store,
+    array_store,
+    decode_inner_chunks,
+    run_sync,
+)
 from ..chunks import (
     ChunkIndex,
     Region,
     check_region,
+    chunk_layout,
     chunk_region,
     chunks_for_region,
     intersect,
@@ -41,8 +48,10 @@ from ..chunks import (
 from ..config import TILE_CACHE_BYTES, VIEW_CONCURRENCY, VIEW_TIMEOUT_S
 from ..image import OmeImage
 from ..model import check_concurrency
+from ..shards import ShardLayout, shard_layout
 from .cache import TileCache
 from .counting import CountingStore
+from .sharded import ShardIndexCache, fetch_inner_chunks
 from .units import format_bytes
 from .views import View, physical_extent, view_region
 
@@ -69,6 +78,10 @@ class ViewCost:
         Wall time of the read (fetch + decode + assembly).
     missing : int
         Requests that found no object (shown as the fill value by zarr).
+    index_reads : int
+        Of the requests, reads of shard indexes (sharded levels only; 0 when all were cached).
+    range_reads : int
+        Of the requests, byte-range reads of inner chunks (sharded levels only).
     """
 
     level: int
@@ -78,6 +91,8 @@ class ViewCost:
     bytes: int
     seconds: float
     missing: int = 0
+    index_reads: int = 0
+    range_reads: int = 0
 
     @property
     def from_cache(self) -> bool:
@@ -86,10 +101,15 @@ class ViewCost:
 
     def summary(self) -> str:
         """One line, e.g. ``level 2: 4 chunks needed, 4 requests, 612.3 kB, 131 ms``."""
+        kinds = (
+            f" ({self.index_reads} index + {self.range_reads} ranges)"
+            if self.index_reads or self.range_reads
+            else ""
+        )
         what = (
             "served from cache: 0 requests"
             if self.from_cache
-            else f"{self.requests} requests, {format_bytes(self.bytes)}"
+            else f"{self.requests} requests{kinds}, {format_bytes(self.bytes)}"
         )
         return (
             f"level {self.level}: {self.chunks_needed} chunks needed, {what}, "
@@ -143,6 +163,9 @@ class ViewReader:
         The store every read goes through.
     cache : TileCache
         The decoded tiles.
+    indexes : ShardIndexCache
+        Shard indexes read so far (sharded levels are read by byte range: see
+        :mod:`helpers.browse.sharded`).
 
     Raises
     ------
@@ -177,6 +200,10 @@ class ViewReader:
         self.store = CountingStore(array_store(image.levels[0]))
         # The same arrays (metadata already read), but reading through the counting store.
         self._arrays = [array_on_store(a, self.store) for a in image.levels]
+        self.indexes = ShardIndexCache()
+        self._shards: list[ShardLayout | None] = [
+            shard_layout(a) if chunk_layout(a).sharded else None for a in image.levels
+        ]
 
     def chunks_needed(self, level: int, region: Region) -> list[ChunkIndex]:
         """The chunks of ``level`` that intersect ``region``.
@@ -283,9 +310,13 @@ class ViewReader:
         cached = {index: self.cache.get((level, index)) for index in needed}
         tiles = {index: tile for index, tile in cached.items() if tile is not None}
         to_fetch = [index for index in needed if index not in tiles]
+        index_reads = range_reads = 0
         if to_fetch:
             try:
-                fetched = run_sync(self._fetch(level, to_fetch), timeout=self.timeout_s)
+                if self._shards[level] is None:
+                    fetched = run_sync(self._fetch(level, to_fetch), timeout=self.timeout_s)
+                else:
+                    fetched, index_reads, range_reads = self._fetch_sharded(level, to_fetch)
             except TimeoutError:
                 raise TimeoutError(
                     f"reading {len(to_fetch)} chunks of level {level} of {self.image.url} took "
@@ -310,8 +341,30 @@ class ViewReader:
             bytes=bytes1 - bytes0,
             seconds=seconds,
             missing=missing1 - missing0,
+            index_reads=index_reads,
+            range_reads=range_reads,
         )
         return out, cost
+
+    def _fetch_sharded(
+        self, level: int, indices: list[ChunkIndex]
+    ) -> tuple[dict[ChunkIndex, np.ndarray], int, int]:
+        layout = self._shards[level]
+        assert layout is not None
+        arr = self.image.levels[level]
+        got = run_sync(
+            fetch_inner_chunks(
+                self.store, arr.path, layout, level, indices, self.indexes, self.concurrency
+            ),
+            timeout=self.timeout_s,
+        )
+        raws = [got.chunks[index] for index in indices]
+        decoded = decode_inner_chunks(array_metadata_dict(arr), raws)
+        tiles = {}
+        for index, tile in zip(indices, decoded, strict=True):
+            covered = chunk_region(index, arr.shape, arr.chunks)  # edge chunks are stored padded
+            tiles[index] = tile[tuple(slice(0, s.stop - s.start) for s in covered)]
+        return tiles, got.index_reads, got.range_reads
 
     async def _fetch(self, level: int, indices: list[ChunkIndex]) -> dict[ChunkIndex, np.ndarray]:
         arr = self._arrays[level]

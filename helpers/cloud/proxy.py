@@ -12,7 +12,8 @@ of it and makes it behave like a remote object store:
   ``..`` or encoded tricks, the public bucket read-only), on the raw path, which is forwarded unchanged;
 * faults (``faults.py``) strike GETs of object keys: delays, 503 SlowDown, 404, resets, truncated and
   stalled bodies, or the whole endpoint going down;
-* requests, refusals and bytes are counted, and ``/_cloud/...`` control paths report and change all this.
+* requests, refusals and bytes are counted, byte-range GETs (``Range`` header) and their bytes also
+  apart, and ``/_cloud/...`` control paths report and change all this.
 
 Other checks can slot in through :attr:`LatencyProxy.request_hooks`: each hook may answer a request
 itself instead of forwarding it.
@@ -101,6 +102,8 @@ class LatencyProxy:
         self.requests_by_method: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
         self.bytes_sent = 0
+        self.range_requests = 0
+        self.range_bytes = 0
         self.in_flight = 0
         self.max_in_flight = 0
         self._link_free_at = 0.0
@@ -178,16 +181,18 @@ class LatencyProxy:
             "requests": sum(self.requests_by_method.values()),
             "requests_by_method": dict(self.requests_by_method),
             "bytes_sent": self.bytes_sent,
+            "range_requests": self.range_requests,
+            "range_bytes": self.range_bytes,
             "max_in_flight": self.max_in_flight,
             "refused": dict(self.refused),
             "faults": [fault.as_dict() for fault in self.faults.list()],
         }
 
     def reset_stats(self) -> None:
-        """Zero the request, refusal and byte counters and the faults' counters (faults stay)."""
+        """Zero the request, range, refusal and byte counters, and the faults' (faults stay)."""
         self.requests_by_method.clear()
         self.refused.clear()
-        self.bytes_sent = 0
+        self.bytes_sent = self.range_requests = self.range_bytes = 0
         self.max_in_flight = self.in_flight
         self.faults.reset_counters()
 
@@ -210,6 +215,7 @@ class LatencyProxy:
         arrived = time.monotonic()
         latency = self.conditions.sample_latency_s()
         self.requests_by_method[request.method] += 1
+        self.range_requests += _ranged(request)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -277,14 +283,15 @@ class LatencyProxy:
                 return response
             else:
                 async for block in upstream.content.iter_chunked(STREAM_BLOCK):
-                    await self._send(response, block)
+                    await self._send(response, block, _ranged(request))
             await response.write_eof()
         return response
 
-    async def _send(self, response: web.StreamResponse, block: bytes) -> None:
+    async def _send(self, response: web.StreamResponse, block: bytes, ranged: bool) -> None:
         await self._throttle(len(block))
         await response.write(block)
         self.bytes_sent += len(block)
+        self.range_bytes += len(block) if ranged else 0
 
     async def _spoil(
         self, request: web.BaseRequest, response: web.StreamResponse, fault: Fault, content: bytes
@@ -298,7 +305,8 @@ class LatencyProxy:
             return
         cut = int(len(content) * float(fault.params["fraction"]))
         for start in range(0, cut, STREAM_BLOCK):
-            await self._send(response, content[start : min(cut, start + STREAM_BLOCK)])
+            block = content[start : min(cut, start + STREAM_BLOCK)]
+            await self._send(response, block, _ranged(request))
         if fault.kind == "reset":
             await asyncio.sleep(FLUSH_BEFORE_RESET_S)
         _drop(request, reset=fault.kind == "reset")
@@ -338,6 +346,11 @@ class LatencyProxy:
         except (ValueError, TypeError) as err:
             return web.json_response({"error": str(err)}, status=400)
         return web.json_response(self.status())
+
+
+def _ranged(request: web.BaseRequest) -> bool:
+    """Whether ``request`` is a GET of a byte range (counted in ``range_requests``)."""
+    return request.method == "GET" and "Range" in request.headers
 
 
 def _closed(request: web.BaseRequest) -> bool:

@@ -27,9 +27,15 @@ class CloudStatus:
     requests_by_method : dict
         The same, by HTTP method (``{"GET": 236, "PUT": 12}``).
     bytes_sent : int
-        Bytes of answers sent.
+        Bytes of answers sent (the bytes that left the proxy, not the objects' sizes).
     max_in_flight : int
         The most requests it handled at once.
+    range_requests : int
+        GETs that carried a ``Range`` header (counted in ``requests`` too): byte-range reads, e.g.
+        the inner chunks of a shard. 0 when reading the status of an older cloud.
+    range_bytes : int
+        Bytes of the answers to those GETs (counted in ``bytes_sent`` too): a 100-byte range of a
+        1 MB object adds about 100, not 1 MB.
     refused : dict
         Requests the door rules refused, by S3 error code (``{"AccessDenied": 2}``).
     faults : list of Fault
@@ -52,6 +58,8 @@ class CloudStatus:
     requests_by_method: dict[str, int]
     bytes_sent: int
     max_in_flight: int
+    range_requests: int = 0
+    range_bytes: int = 0
     refused: dict[str, int] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
 

@@ -12,6 +12,13 @@ The URLs to fetch come from :func:`chunk_urls`, which reads the array's metadata
 (:func:`read_array_metadata`) and lists the chunks a region touches (the key maths is
 :mod:`helpers.chunks`).
 
+Byte ranges: every fetcher takes ``ranges=`` (one :class:`~helpers.byteranges.ByteRange` or
+``None`` per URL) and then GETs only those bytes (``Range`` header, ``206`` answer checked). That is
+how the inner chunks of a sharded array are read (:mod:`~helpers.fetch.shards`):
+:func:`read_shard_index` / :func:`read_shard_indexes` read shard indexes,
+:func:`fetch_chunks_from_shards` the bytes of the inner chunks a region touches (two rounds of
+parallel requests), :func:`decode_chunk` decodes one, and :func:`read_sharded_region` does it all.
+
 Reliability: every request has timeouts (connect and between reads), and every URL a deadline
 (30 s by default, all attempts and waits included: nothing hangs); connection errors, truncated
 bodies and "try again" answers (408, 429, 5xx) are retried a bounded number of times with jittered
@@ -25,7 +32,8 @@ Modules: :mod:`~helpers.fetch.retry` (policy, the retry loop), :mod:`~helpers.fe
 can go wrong), :mod:`~helpers.fetch.results` (what a fetch returns), :mod:`~helpers.fetch.urls`
 (argument checks), :mod:`~helpers.fetch.blocking` (http.client and threads),
 :mod:`~helpers.fetch.aio` (asyncio and aiohttp), :mod:`~helpers.fetch.metadata` (metadata and chunk
-URLs over HTTP).
+URLs over HTTP), :mod:`~helpers.fetch.ranged` (range requests), :mod:`~helpers.fetch.shards`
+(inner chunks of shards), :mod:`~helpers.fetch.decode` (their pixels).
 
 Examples
 --------
@@ -39,6 +47,7 @@ from __future__ import annotations
 
 from .aio import fetch_async, fetch_many, make_session
 from .blocking import fetch_sequential, fetch_threads
+from .decode import decode_chunk, read_sharded_region
 from .metadata import chunk_urls, read_array_metadata
 from .results import FetchResult, FetchStats, RequestTiming
 from .retry import (
@@ -51,6 +60,7 @@ from .retry import (
     check_answer,
     parse_retry_after,
 )
+from .shards import ShardedRead, fetch_chunks_from_shards, read_shard_index, read_shard_indexes
 from .urls import check_url
 
 __all__ = [
@@ -63,14 +73,20 @@ __all__ = [
     "RequestTiming",
     "RetryPolicy",
     "RetryableError",
+    "ShardedRead",
     "check_answer",
     "check_url",
     "chunk_urls",
+    "decode_chunk",
     "fetch_async",
+    "fetch_chunks_from_shards",
     "fetch_many",
     "fetch_sequential",
     "fetch_threads",
     "make_session",
     "parse_retry_after",
     "read_array_metadata",
+    "read_shard_index",
+    "read_shard_indexes",
+    "read_sharded_region",
 ]

@@ -5,7 +5,8 @@ plain function that runs it on a private event loop in a daemon thread, so it al
 Jupyter, whose own loop is already running (zarr and fsspec do the same). That loop keeps its
 aiohttp sessions between calls (repeated fetches skip the connection set-up), starts afresh in a
 forked child process, and closes its sessions at exit. Retries follow
-:class:`~helpers.fetch.retry.Attempts`, the loop shared with the blocking client.
+:class:`~helpers.fetch.retry.Attempts`, the loop shared with the blocking client; byte ranges are
+sent and checked by :mod:`~helpers.fetch.ranged`.
 """
 
 from __future__ import annotations
@@ -22,16 +23,11 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from ..byteranges import ByteRange, check_ranges
 from ..config import CONNECT_TIMEOUT_S, MAX_CONNECTIONS, READ_BUFFER, READ_TIMEOUT_S
+from .ranged import checked_body, describe, range_headers
 from .results import FetchResult, InFlight, RequestTiming, build_result
-from .retry import (
-    DEFAULT_RETRY,
-    Attempts,
-    PermanentError,
-    RetryableError,
-    RetryPolicy,
-    check_answer,
-)
+from .retry import DEFAULT_RETRY, Attempts, PermanentError, RetryableError, RetryPolicy
 from .urls import check_arguments
 
 __all__ = ["fetch_async", "fetch_many", "make_session"]
@@ -40,9 +36,13 @@ T = TypeVar("T")
 
 
 async def _get_once(
-    session: aiohttp.ClientSession, url: str, policy: RetryPolicy, attempts: Attempts
+    session: aiohttp.ClientSession,
+    url: str,
+    policy: RetryPolicy,
+    attempts: Attempts,
+    byte_range: ByteRange | None = None,
 ) -> bytes:
-    """One attempt: GET ``url``; raise Retryable/PermanentError on a bad answer.
+    """One attempt: GET ``url`` (its ``byte_range``); raise Retryable/PermanentError on a bad answer.
 
     The attempt as a whole ends by the URL's deadline; each read waits at most the session's read
     timeout.
@@ -55,31 +55,29 @@ async def _get_once(
         sock_read=attempts.timeout_s(read_timeout),
     )
     try:
-        async with session.get(url, timeout=timeout) as answer:
+        async with session.get(url, timeout=timeout, headers=range_headers(byte_range)) as answer:
             body = await answer.read()
     except (TimeoutError, aiohttp.ClientError, OSError) as err:
         detail = str(err) or f"no complete answer within {timeout.total:.1f} s"
         raise RetryableError(f"{err.__class__.__name__}: {detail}") from None
-    check_answer(
-        answer.status,
-        answer.reason or "",
-        answer.headers.get("Content-Length"),
-        body,
-        policy,
-        answer.headers.get("Retry-After"),
+    return checked_body(
+        byte_range, answer.status, answer.reason or "", answer.headers.get, body, policy
     )
-    return body
 
 
 async def _get(
-    session: aiohttp.ClientSession, url: str, policy: RetryPolicy, counter: InFlight
+    session: aiohttp.ClientSession,
+    url: str,
+    policy: RetryPolicy,
+    counter: InFlight,
+    byte_range: ByteRange | None = None,
 ) -> tuple[bytes, int]:
-    """GET ``url`` with retries; return the body and the number of attempts made."""
-    attempts = Attempts(url, policy)
+    """GET ``url`` (its ``byte_range``) with retries; return the body and the attempts made."""
+    attempts = Attempts(describe(url, byte_range), policy)
     for attempt in attempts:
         try:
             with counter:
-                return await _get_once(session, url, policy, attempts), attempt
+                return await _get_once(session, url, policy, attempts, byte_range), attempt
         except (RetryableError, PermanentError) as err:
             await asyncio.sleep(attempts.failed(err))
     raise AssertionError("unreachable: Attempts.failed raises after the last attempt")
@@ -122,6 +120,8 @@ async def fetch_many(
     session: aiohttp.ClientSession | None = None,
     retry: RetryPolicy | None = None,
     timeout_s: float = READ_TIMEOUT_S,
+    *,
+    ranges: Sequence[ByteRange | None] | None = None,
 ) -> FetchResult:
     """Coroutine behind :func:`fetch_async`: ``await fetch_many(urls, 16)`` in your own event loop.
 
@@ -138,6 +138,8 @@ async def fetch_many(
         Attempts and waits per URL (default :data:`~helpers.fetch.DEFAULT_RETRY`).
     timeout_s : float
         Longest silence between two reads of an answer (for a session made here).
+    ranges : sequence of ByteRange or None, optional
+        One per URL: the bytes to GET (``None``: the whole object), as in :func:`fetch_async`.
 
     Returns
     -------
@@ -153,10 +155,11 @@ async def fetch_many(
         A URL failed; the other requests are cancelled.
     """
     urls = check_arguments(urls, concurrency)
+    byte_ranges = check_ranges(ranges, len(urls))
     policy = retry or DEFAULT_RETRY
     if session is None:
         async with make_session(max(concurrency, MAX_CONNECTIONS), timeout_s) as own:
-            return await fetch_many(urls, concurrency, own, policy, timeout_s)
+            return await fetch_many(urls, concurrency, own, policy, timeout_s, ranges=byte_ranges)
     limit = session.connector.limit if session.connector is not None else 0
     if limit and limit < concurrency:
         raise ValueError(
@@ -166,13 +169,14 @@ async def fetch_many(
     counter = InFlight()
     t0 = time.perf_counter()
 
-    async def one(url: str) -> tuple[bytes, RequestTiming]:
+    async def one(url: str, byte_range: ByteRange | None) -> tuple[bytes, RequestTiming]:
         async with semaphore:
             start = time.perf_counter() - t0
-            body, attempts = await _get(session, url, policy, counter)
-            return body, RequestTiming(url, start, time.perf_counter() - t0, len(body), attempts)
+            body, attempts = await _get(session, url, policy, counter, byte_range)
+            end = time.perf_counter() - t0
+            return body, RequestTiming(url, start, end, len(body), attempts, byte_range)
 
-    tasks = [asyncio.ensure_future(one(url)) for url in urls]
+    tasks = [asyncio.ensure_future(one(url, r)) for url, r in zip(urls, byte_ranges, strict=True)]
     try:
         results = await asyncio.gather(*tasks)
     except BaseException:
@@ -251,6 +255,8 @@ def fetch_async(
     concurrency: int,
     retry: RetryPolicy | None = None,
     timeout_s: float = READ_TIMEOUT_S,
+    *,
+    ranges: Sequence[ByteRange | None] | None = None,
 ) -> FetchResult:
     """GET the URLs with asyncio, at most ``concurrency`` in flight: time ~ ceil(N / C) x latency.
 
@@ -268,6 +274,10 @@ def fetch_async(
         Attempts and waits per URL (default :data:`~helpers.fetch.DEFAULT_RETRY`).
     timeout_s : float
         Longest silence between two reads of an answer.
+    ranges : sequence of ByteRange or None, optional
+        One per URL, same order: the bytes to GET with a ``Range`` header (``None``: the whole
+        object). A ``206`` answer must hold exactly those bytes; a server that ignores the header
+        and answers ``200`` with the whole object is accepted (the bytes are sliced out).
 
     Returns
     -------
@@ -277,10 +287,11 @@ def fetch_async(
     Raises
     ------
     ValueError
-        ``concurrency`` not an integer in 1..1024, an empty list or a malformed or non-HTTP URL.
+        ``concurrency`` not an integer in 1..1024, an empty list, a malformed or non-HTTP URL,
+        or not one range per URL.
     FetchError
-        A URL failed after ``retry``'s attempts (named in the message); the other requests are
-        cancelled and nothing is returned.
+        A URL failed after ``retry``'s attempts (named in the message; a ``416``, a range outside
+        the object, is not retried); the other requests are cancelled and nothing is returned.
     RuntimeError
         Called from a coroutine running on the private loop itself (``await fetch_many`` there).
 
@@ -293,10 +304,11 @@ def fetch_async(
     (True, 16)
     """
     urls = check_arguments(urls, concurrency)
+    byte_ranges = check_ranges(ranges, len(urls))
     limit = max(concurrency, MAX_CONNECTIONS)
 
     async def run() -> FetchResult:
         session = await _IO.session(limit, timeout_s)
-        return await fetch_many(urls, concurrency, session, retry, timeout_s)
+        return await fetch_many(urls, concurrency, session, retry, timeout_s, ranges=byte_ranges)
 
     return _IO.run(run)

@@ -2,7 +2,8 @@
 
 :func:`fetch_sequential` sends one request after another (every request pays the full latency);
 :func:`fetch_threads` runs a pool of ``concurrency`` threads, each keeping its own connection alive.
-Retries follow :class:`~helpers.fetch.retry.Attempts`, the loop shared with the asyncio client.
+Retries follow :class:`~helpers.fetch.retry.Attempts`, the loop shared with the asyncio client;
+byte ranges are sent and checked by :mod:`~helpers.fetch.ranged`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+from ..byteranges import ByteRange, check_ranges
 from ..config import READ_TIMEOUT_S
+from .ranged import checked_body, describe, range_headers
 from .results import FetchResult, InFlight, RequestTiming, build_result
-from .retry import (
-    DEFAULT_RETRY,
-    Attempts,
-    PermanentError,
-    RetryableError,
-    RetryPolicy,
-    check_answer,
-)
+from .retry import DEFAULT_RETRY, Attempts, PermanentError, RetryableError, RetryPolicy
 from .urls import check_arguments
 
 __all__ = ["fetch_sequential", "fetch_threads"]
@@ -58,8 +54,10 @@ class _BlockingClient:
         if conn is not None:
             conn.close()
 
-    def get_once(self, url: str, policy: RetryPolicy, attempts: Attempts) -> bytes:
-        """One attempt: GET ``url``; raise Retryable/PermanentError on a bad answer.
+    def get_once(
+        self, url: str, policy: RetryPolicy, attempts: Attempts, byte_range: ByteRange | None
+    ) -> bytes:
+        """One attempt: GET ``url`` (its ``byte_range``); raise Retryable/PermanentError on a bad answer.
 
         Every wait for the server (connecting, each read) lasts at most ``timeout_s`` and never
         past the URL's deadline, so a stalled or trickling answer ends in time.
@@ -71,7 +69,7 @@ class _BlockingClient:
             conn.timeout = attempts.timeout_s(self.timeout_s)
             if conn.sock is not None:
                 conn.sock.settimeout(conn.timeout)
-            conn.request("GET", path or "/")
+            conn.request("GET", path or "/", headers=range_headers(byte_range))
             answer = conn.getresponse()
             body = self._read(conn, answer, attempts)
         except (OSError, http.client.HTTPException) as err:
@@ -80,18 +78,12 @@ class _BlockingClient:
         if answer.will_close:
             self._drop(parts.scheme, parts.netloc)
         try:
-            check_answer(
-                answer.status,
-                answer.reason,
-                answer.getheader("Content-Length"),
-                body,
-                policy,
-                answer.getheader("Retry-After"),
+            return checked_body(
+                byte_range, answer.status, answer.reason, answer.getheader, body, policy
             )
         except RetryableError:  # e.g. a truncated body: the connection is not to be trusted
             self._drop(parts.scheme, parts.netloc)
             raise
-        return body
 
     def _read(
         self, conn: http.client.HTTPConnection, answer: http.client.HTTPResponse, attempts: Attempts
@@ -108,13 +100,15 @@ class _BlockingClient:
                 return b"".join(parts)
             parts.append(part)
 
-    def get(self, url: str, policy: RetryPolicy, counter: InFlight) -> tuple[bytes, int]:
-        """GET ``url`` with retries; return the body and the number of attempts made."""
-        attempts = Attempts(url, policy)
+    def get(
+        self, url: str, policy: RetryPolicy, counter: InFlight, byte_range: ByteRange | None = None
+    ) -> tuple[bytes, int]:
+        """GET ``url`` (its ``byte_range``) with retries; return the body and the attempts made."""
+        attempts = Attempts(describe(url, byte_range), policy)
         for attempt in attempts:
             try:
                 with counter:
-                    return self.get_once(url, policy, attempts), attempt
+                    return self.get_once(url, policy, attempts, byte_range), attempt
             except (RetryableError, PermanentError) as err:
                 time.sleep(attempts.failed(err))
         raise AssertionError("unreachable: Attempts.failed raises after the last attempt")
@@ -128,7 +122,11 @@ class _BlockingClient:
 
 
 def fetch_sequential(
-    urls: Sequence[str], retry: RetryPolicy | None = None, timeout_s: float = READ_TIMEOUT_S
+    urls: Sequence[str],
+    retry: RetryPolicy | None = None,
+    timeout_s: float = READ_TIMEOUT_S,
+    *,
+    ranges: Sequence[ByteRange | None] | None = None,
 ) -> FetchResult:
     """GET each URL in turn over one keep-alive connection: time ~ N x latency.
 
@@ -141,6 +139,8 @@ def fetch_sequential(
     timeout_s : float
         Longest wait for a connection or between two reads of an answer; never past the retry
         policy's ``deadline_s`` (30 s per URL by default, all attempts included).
+    ranges : sequence of ByteRange or None, optional
+        One per URL: the bytes to GET (``None``: the whole object). See :func:`fetch_threads`.
 
     Returns
     -------
@@ -150,7 +150,7 @@ def fetch_sequential(
     Raises
     ------
     ValueError
-        An empty list, or a URL that is not a well-formed http(s) URL.
+        An empty list, a URL that is not a well-formed http(s) URL, or not one range per URL.
     FetchError
         A URL failed (after ``retry``'s attempts); nothing is returned then.
 
@@ -161,7 +161,7 @@ def fetch_sequential(
     >>> print(fetch_sequential(urls))  # doctest: +SKIP
     sequential: 4 chunks, 4 requests, 0.52 MB in 0.412 s (concurrency 1, at most 1 in flight)
     """
-    return fetch_threads(urls, 1, retry, timeout_s, _strategy="sequential")
+    return fetch_threads(urls, 1, retry, timeout_s, ranges=ranges, _strategy="sequential")
 
 
 def fetch_threads(
@@ -170,6 +170,7 @@ def fetch_threads(
     retry: RetryPolicy | None = None,
     timeout_s: float = READ_TIMEOUT_S,
     *,
+    ranges: Sequence[ByteRange | None] | None = None,
     _strategy: str = "threads",
 ) -> FetchResult:
     """GET the URLs with a pool of ``concurrency`` threads (each keeps its own connection alive).
@@ -187,6 +188,10 @@ def fetch_threads(
     timeout_s : float
         Longest wait for a connection or between two reads of an answer; never past the retry
         policy's ``deadline_s`` (30 s per URL by default, all attempts included).
+    ranges : sequence of ByteRange or None, optional
+        One per URL, same order: the bytes to GET with a ``Range`` header (``None``: the whole
+        object). A ``206`` answer must hold exactly those bytes; a server that ignores the header
+        and answers ``200`` with the whole object is accepted (the bytes are sliced out).
 
     Returns
     -------
@@ -196,10 +201,11 @@ def fetch_threads(
     Raises
     ------
     ValueError
-        ``concurrency`` not an integer in 1..1024, an empty list or a malformed or non-HTTP URL.
+        ``concurrency`` not an integer in 1..1024, an empty list, a malformed or non-HTTP URL,
+        or not one range per URL.
     FetchError
-        A URL failed (after ``retry``'s attempts); the remaining URLs are cancelled and nothing
-        is returned.
+        A URL failed (after ``retry``'s attempts; a ``416``, a range outside the object, is not
+        retried); the remaining URLs are cancelled and nothing is returned.
 
     Examples
     --------
@@ -209,23 +215,27 @@ def fetch_threads(
     8
     """
     urls = check_arguments(urls, concurrency)
+    byte_ranges = check_ranges(ranges, len(urls))
     policy = retry or DEFAULT_RETRY
     client = _BlockingClient(timeout_s)
     counter = InFlight()
     t0 = time.perf_counter()
 
-    def one(url: str) -> tuple[bytes, RequestTiming]:
+    def one(url: str, byte_range: ByteRange | None) -> tuple[bytes, RequestTiming]:
         start = time.perf_counter() - t0
-        body, attempts = client.get(url, policy, counter)
-        return body, RequestTiming(url, start, time.perf_counter() - t0, len(body), attempts)
+        body, attempts = client.get(url, policy, counter, byte_range)
+        end = time.perf_counter() - t0
+        return body, RequestTiming(url, start, end, len(body), attempts, byte_range)
 
     try:
         if concurrency == 1:
-            results = [one(url) for url in urls]
+            results = [one(url, r) for url, r in zip(urls, byte_ranges, strict=True)]
         else:
             pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch")
             try:
-                futures = [pool.submit(one, url) for url in urls]
+                futures = [
+                    pool.submit(one, url, r) for url, r in zip(urls, byte_ranges, strict=True)
+                ]
                 results = [f.result() for f in futures]
             finally:  # on a failure, drop the queued URLs; running requests end (timeouts)
                 pool.shutdown(wait=True, cancel_futures=True)

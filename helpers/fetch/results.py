@@ -18,6 +18,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..byteranges import ByteRange
+
 __all__ = ["FetchResult", "FetchStats", "InFlight", "RequestTiming", "build_result"]
 
 
@@ -34,9 +36,11 @@ class RequestTiming:
     end_s : float
         When its last byte arrived.
     nbytes : int
-        Bytes received.
+        Bytes received (for a range request, the bytes of the range).
     attempts : int
         Attempts made (1 = no retry).
+    byte_range : ByteRange or None
+        The range asked for (``None``: the whole object).
     """
 
     url: str
@@ -44,6 +48,7 @@ class RequestTiming:
     end_s: float
     nbytes: int
     attempts: int = 1
+    byte_range: ByteRange | None = None
 
     @property
     def duration_s(self) -> float:

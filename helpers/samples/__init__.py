@@ -13,11 +13,17 @@ look-alike copies from a local cloud. This package generates those copies:
 ``synthetic/tissue.zarr`` (key ``"tissue"``)
     A large 2D pyramid in the spirit of idr0073A/9798462.zarr: 3 channels, 8192 x 8192 uint8 at
     level 0, 6 levels, 512 x 512 chunks, with tissue-like texture at every zoom level.
+``v0.5/idr0066/ExpA_VIP_ASLM_on.zarr`` (key ``"lightsheet"``)
+    A sharded OME-NGFF 0.5 light-sheet volume like idr0066's ExpA_VIP_ASLM_on.zarr: axes z/y/x
+    (2 um planes, 0.4 um pixels), 20 x 2048 x 2048 uint16, 3 levels halved in y/x, every level in
+    shards of 10 whole planes holding 1 x 256 x 256 chunks: sparse neurons on a dark background.
+``synthetic/lightsheet_unsharded.zarr`` (key ``"lightsheet_unsharded"``)
+    The same pixels and metadata unsharded: one object per 256 x 256 chunk (168 x more objects).
 
 The pixels are synthetic (random ellipsoidal nuclei, smooth random fields, sprite-rendered
-cells) but shaped so the course exercises behave like on the real data: an Otsu threshold
-segments the DAPI channel well, and coarse pyramid levels really need fewer chunks. Every root
-group carries a ``"course"`` attribute marking the data as synthetic.
+cells, splatted neurites) but shaped so the course exercises behave like on the real data: an
+Otsu threshold segments the DAPI channel well, and coarse pyramid levels really need fewer chunks.
+Every root group carries a ``"course"`` attribute marking the data as synthetic.
 
 Everything is seeded, so two builds give byte-identical files. :func:`build_samples` writes a
 stamp (``.build-stamp.json``) with a hash of the generator's source and the library versions,
@@ -34,6 +40,7 @@ The modules, one idea each:
 - :mod:`~helpers.samples.noise` -- the smooth random fields the images are made of
 - :mod:`~helpers.samples.nuclei` -- the nuclei volume, its labels and its 0.4 and 0.5 stores
 - :mod:`~helpers.samples.tissue` -- the tissue pyramid and its store
+- :mod:`~helpers.samples.lightsheet` -- the light-sheet volume and its sharded and unsharded stores
 - :mod:`~helpers.samples.writing` -- compressors, chunk keys and level writing shared by the stores
 - :mod:`~helpers.samples.build` -- the list of stores, the build stamp and :func:`build_samples`
 - :mod:`~helpers.samples.cli` -- the command line
@@ -42,7 +49,7 @@ Examples
 --------
 >>> from helpers.samples import DATASETS, build_samples
 >>> sorted(DATASETS)
-['nuclei', 'nuclei_v05', 'tissue']
+['lightsheet', 'lightsheet_unsharded', 'nuclei', 'nuclei_v05', 'tissue']
 >>> build_samples()  # doctest: +SKIP
 sample data up to date in .../data/samples
 """
@@ -63,6 +70,7 @@ from .build import (
     store_stats,
 )
 from .cli import main
+from .lightsheet import lightsheet_volume, write_lightsheet
 from .nuclei import nuclei_volume, write_nuclei_v04, write_nuclei_v05
 from .pyramid import downsample_mean, downsample_nearest, pyramid
 from .tissue import tissue_channels, write_tissue
@@ -79,12 +87,14 @@ __all__ = [
     "downsample_nearest",
     "expected_stamp",
     "is_up_to_date",
+    "lightsheet_volume",
     "main",
     "nuclei_volume",
     "print_info",
     "pyramid",
     "store_stats",
     "tissue_channels",
+    "write_lightsheet",
     "write_nuclei_v04",
     "write_nuclei_v05",
     "write_tissue",

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from .. import ngff
 from ..catalog import CATALOG, remote_url
 from ..paths import samples_dir
+from .lightsheet import lightsheet_volume, write_lightsheet
 from .nuclei import nuclei_volume, write_nuclei_v04, write_nuclei_v05
 from .tissue import CHANNELS_TISSUE, write_tissue
 
@@ -74,12 +75,12 @@ class SampleDataset:
     mirrors: str
 
 
-def _sample(key: str, description: str) -> SampleDataset:
-    """A sample store at the catalog's local path, imitating the catalog's public dataset."""
-    entry = CATALOG[key]
-    if entry.local_path is None or entry.remote_path is None:
-        raise ValueError(f"catalog entry {key!r} needs a local and a remote path to be a sample")
-    return SampleDataset(entry.local_path, description, remote_url(entry.remote_path))
+def _sample(key: str, description: str, like: str | None = None) -> SampleDataset:
+    """A sample store at ``key``'s local path, imitating the public dataset of ``like or key``."""
+    local, remote = CATALOG[key].local_path, CATALOG[like or key].remote_path
+    if local is None or remote is None:
+        raise ValueError(f"catalog entry {key!r}: no local path or no public dataset to imitate")
+    return SampleDataset(local, description, remote_url(remote))
 
 
 DATASETS: dict[str, SampleDataset] = {
@@ -92,6 +93,16 @@ DATASETS: dict[str, SampleDataset] = {
     "tissue": _sample(
         "tissue",
         "2D tissue-like pyramid, 3 channels, 8192 x 8192 uint8, 6 levels; OME-NGFF 0.4 on Zarr v2",
+    ),
+    "lightsheet": _sample(
+        "lightsheet",
+        "3D light-sheet volume, 20 x 2048 x 2048 uint16, 3 levels; OME-NGFF 0.5, every level in"
+        " shards of 10 planes holding 256 x 256 chunks",
+    ),
+    "lightsheet_unsharded": _sample(
+        "lightsheet_unsharded",
+        "The same light-sheet pixels unsharded: one object per 256 x 256 chunk",
+        like="lightsheet",
     ),
 }
 """The sample stores, by key. ``DATASETS[key].path`` is relative to the samples folder."""
@@ -267,8 +278,8 @@ def _course(key: str) -> dict[str, Any]:
 
 
 def _write_all(tmp: Path, progress: bool) -> None:
-    """Generate and write the three stores below ``tmp``."""
-    with tqdm(total=6, unit="step", disable=not progress, desc="sample data") as bar:
+    """Generate and write every store of :data:`DATASETS` below ``tmp``."""
+    with tqdm(total=9, unit="step", disable=not progress, desc="sample data") as bar:
         bar.set_postfix_str("rendering nuclei")
         image, labels = nuclei_volume()
         bar.update()
@@ -284,6 +295,13 @@ def _write_all(tmp: Path, progress: bool) -> None:
             bar.update()
 
         write_tissue(tmp / DATASETS["tissue"].path, _course("tissue"), channel_written)
+        bar.set_postfix_str("rendering light-sheet volume")
+        volume = lightsheet_volume()
+        bar.update()
+        for key, sharded in (("lightsheet", True), ("lightsheet_unsharded", False)):
+            bar.set_postfix_str("writing " + DATASETS[key].path)
+            write_lightsheet(tmp / DATASETS[key].path, volume, _course(key), sharded=sharded)
+            bar.update()
 
 
 def _report(message: str, progress: bool) -> None:
@@ -361,7 +379,7 @@ def print_info(out: Path | None = None) -> None:
     --------
     >>> print_info()  # doctest: +SKIP
     samples folder: .../data/samples (up to date)
-      nuclei      v0.4/idr0062A/6001240.zarr ...
+      nuclei               v0.4/idr0062A/6001240.zarr ...
     """
     out = (samples_dir() if out is None else Path(out)).resolve()
     state = "up to date" if is_up_to_date(out) else "not built or out of date"
@@ -369,5 +387,5 @@ def print_info(out: Path | None = None) -> None:
     for key, ds in DATASETS.items():
         size, files = store_stats(out / ds.path)
         built = "built" if _store_exists(out / ds.path) else "missing"
-        print(f"  {key:<11} {ds.path:<36} {built:<8} {size / 1e6:8.1f} MB {files:6d} files")
-        print(f"  {'':<11} {ds.description}")
+        print(f"  {key:<20} {ds.path:<36} {built:<8} {size / 1e6:8.1f} MB {files:6d} files")
+        print(f"  {'':<20} {ds.description}")

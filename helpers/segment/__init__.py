@@ -1,6 +1,6 @@
 """Segment nuclei in a remote OME-Zarr image without downloading it, and write the labels back.
 
-The pipeline of lessons 04 and 05, one step per function (:mod:`helpers.segment.pipeline`):
+The pipeline of lessons 05 and 06, one step per function (:mod:`helpers.segment.pipeline`):
 
 1. :func:`compute_threshold` (:mod:`helpers.segment.threshold`) -- an automatic threshold (Otsu,
    Li, ...) on a coarse level, optionally on every n-th plane only, so it costs few bytes and few
@@ -19,7 +19,7 @@ The pipeline of lessons 04 and 05, one step per function (:mod:`helpers.segment.
    32 planes, written by the task that holds the labels.
 
 :func:`segment_in_memory` is the reference: the same result computed on a NumPy array with a
-different code path, used by the tests (and notebook 05) to check the blockwise result.
+different code path, used by the tests (and notebook 06) to check the blockwise result.
 :func:`compare_with_truth` (:mod:`helpers.segment.scoring`) scores a segmentation against
 ground-truth labels (Dice, IoU, counts).
 
