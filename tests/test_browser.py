@@ -10,6 +10,9 @@ zoom with the level slider (keyboard). After each action it checks, from what th
   viewer's cache first, then keeps its own list of chunks already fetched), and a revisit says
   "served from cache: 0 requests".
 
+After Run All it also checks that the exercise solutions show neither their code nor their output
+(only the closed "Show the answer's output" accordion).
+
 A screenshot is saved to test-artifacts/04_multiscale_browsing.png.
 """
 
@@ -28,6 +31,7 @@ from browser_support import (
     run_all_cells,
 )
 
+from helpers.answers import ANSWER_TITLE
 from helpers.browse import chunks_for_region
 from helpers.paths import REPO_ROOT
 
@@ -129,6 +133,29 @@ class ViewerDriver:
             assert shown.cached and shown.requests == 0, shown
 
 
+SOLUTIONS_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
+  .filter(c => c.model.type === 'code' && (c.model.getMetadata('tags') || []).includes('solution'))
+  .map(c => {
+    const editor = c.node.querySelector('.jp-Cell-inputWrapper .jp-InputArea-editor');
+    const out = c.node.querySelector('.jp-Cell-outputWrapper');
+    return {
+      codeVisible: !!editor && editor.getBoundingClientRect().height > 0,
+      shown: out ? out.innerText.trim() : '',
+      outputs: c.model.outputs.length,
+    };
+  })"""
+
+
+def check_answers_stay_hidden(page) -> None:
+    """After Run All, a solution shows neither its code nor its output: only the closed accordion."""
+    solutions = page.evaluate(SOLUTIONS_JS)
+    assert solutions, "no solution cell found"
+    for i, cell in enumerate(solutions):
+        assert cell["outputs"] >= 1, f"solution {i + 1} did not run"
+        assert not cell["codeVisible"], f"solution {i + 1} shows its code"
+        assert cell["shown"] == ANSWER_TITLE, f"solution {i + 1} shows {cell['shown'][:200]!r}"
+
+
 def clear_viewer_cache(page) -> None:
     """Empty the tile cache of the notebook's `viewer`, by running one line in its kernel."""
     status = page.evaluate(
@@ -162,6 +189,7 @@ def test_multiscale_browsing_notebook_in_chromium(cloud, tmp_path: Path) -> None
         try:
             open_notebook(page, lab, NOTEBOOK)
             run_all_cells(page)
+            check_answers_stay_hidden(page)
             viewer = ViewerDriver(page, tissue)
             viewer.widget.scroll_into_view_if_needed()
             expect(viewer.readout).to_contain_text("Views so far", timeout=ACTION_TIMEOUT_MS)

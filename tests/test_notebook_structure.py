@@ -58,7 +58,12 @@ def test_exercise_solutions_are_hidden_code_cells(path: Path) -> None:
     assert len(solutions) >= len(exercises) >= 1
     for cell in solutions:
         assert cell.cell_type == "code"
-        assert cell.metadata.get("jupyter", {}).get("source_hidden") is True
+        assert cell.metadata.get("jupyter", {}) == {"source_hidden": True, "outputs_hidden": True}
+        # The folded cell shows its first line: a note, not the answer. JupyterLab unfolds a
+        # cell's outputs when it runs, so the answer's output goes into a closed accordion.
+        first, *rest = cell.source.splitlines()
+        assert first.startswith("# Solution:"), first
+        assert "with hidden_answer():" in rest, cell.source[:200]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
