@@ -1,6 +1,7 @@
 # The course's commands. On a fresh machine with Python 3.11, pip and make:
 #   make lab    set everything up, start the local cloud and JupyterLab on notebooks/
 #   make test   set everything up and run the linters and the whole test suite
+# Every package is installed at the version pinned in requirements/lock.txt (`make lock` regenerates it).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -9,27 +10,49 @@ INSTALLED := $(VENV)/.installed
 DATA_STAMP := data/samples/.build-stamp.json
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
+# Generated files (sample data, logs) go where the helpers put them: $COURSE_DATA_DIR, else data/.
+DATA_DIR := $(or $(COURSE_DATA_DIR),data)
+# The lock: every package, transitive ones included, for the runtime, all extras, pip and the build
+# (requirements/tools.in), made by a pinned uv for Linux and CPython 3.11 (CI, Binder, the course's
+# machines; on another OS pip still takes every version the two have in common from it).
+LOCK := requirements/lock.txt
+UV_VERSION := 0.13.8
+UV_COMPILE := $(VENV)/bin/uv pip compile --python-platform linux --python-version 3.11 --quiet
 
-.PHONY: help setup data cloud lab test lint browser check bench benchmarks clean distclean
+.PHONY: help setup lock data cloud lab test lint browser napari check bench benchmarks book clean distclean
 
 help:
 	@echo "make lab      set up, start the local cloud and JupyterLab on notebooks/"
 	@echo "make test     set up, run linters and all tests (what CI runs)"
 	@echo "make data     build the synthetic sample data into data/ (skipped when up to date)"
 	@echo "make cloud    serve the local cloud in the foreground (Ctrl-C stops)"
+	@echo "make napari   the skimage napari activity: a remote image, thresholded, in napari (ARGS=--help)"
 	@echo "make check    measure the local cloud's latency and throughput"
 	@echo "make bench    run the download benchmark (sequential vs parallel)"
 	@echo "make benchmarks  all speed figures: cloud, download, browse, segment (python -m helpers.bench ...)"
+	@echo "make book     build the course as a static HTML site in build/site/ (offline)"
+	@echo "make lock     regenerate requirements/lock.txt and the conda environment files from pyproject.toml"
 	@echo "make clean    remove generated data and test artifacts (distclean: also .venv)"
 
-$(INSTALLED): pyproject.toml
+# pip and the build tools come from the lock too. setuptools' "Editable installation" notice (folders
+# named like the package could shadow it; ours is helpers/ itself) is the one backend message silenced.
+$(INSTALLED): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; run: make PYTHON=python3.11 ...")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -c $(LOCK) pip
+	PYTHONWARNINGS="ignore:Editable installation" \
+	  $(PY) -m pip install --quiet -c $(LOCK) --build-constraint $(LOCK) -e ".[test,napari]"
 	touch $@
 
 setup: $(INSTALLED)
+
+# Resolve pyproject.toml's pins and their dependencies into the lock (all extras),
+# then write the runtime part into environment.yml and binder/environment.yml. Needs PyPI (not the tests).
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(UV_COMPILE) pyproject.toml requirements/tools.in --all-extras --custom-compile-command "make lock" -o $(LOCK)
+	$(UV_COMPILE) pyproject.toml -c $(LOCK) --no-header --no-annotate | $(PY) requirements/conda_envs.py
 
 data: setup
 	$(PY) -m helpers.samples build
@@ -37,29 +60,49 @@ data: setup
 cloud: data
 	$(PY) -m helpers.cloud serve
 
+# JupyterLab reads jupyter-config/ too (no news pop-up, no news or update checks on the internet); its
+# log goes to $(DATA_DIR)/lab.log so that the URL to open is the last line printed.
 lab: data
-	@$(PY) -m helpers.cloud serve > data/cloud.log 2>&1 & cloud=$$!; \
-	trap 'kill $$cloud 2>/dev/null; wait $$cloud 2>/dev/null' EXIT INT TERM; \
-	for i in $$(seq 1 100); do grep -q READY data/cloud.log && break; sleep 0.1; done; \
-	head -n 4 data/cloud.log; \
-	echo "Starting JupyterLab: open the http://127.0.0.1:$(LAB_PORT)/lab?token=... URL it prints below."; \
-	$(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=notebooks $(ROOT_FLAG)
+	@mkdir -p $(DATA_DIR); rm -f $(DATA_DIR)/cloud.log $(DATA_DIR)/lab.log; \
+	$(PY) -m helpers.cloud serve > $(DATA_DIR)/cloud.log 2>&1 & cloud=$$!; \
+	trap 'kill $$lab $$cloud 2>/dev/null; wait $$lab $$cloud 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 1 600); do grep -q READY $(DATA_DIR)/cloud.log && break; \
+	  kill -0 $$cloud 2>/dev/null || break; sleep 0.1; done; \
+	if ! grep -q READY $(DATA_DIR)/cloud.log; then echo "The local cloud did not start; the end of $(DATA_DIR)/cloud.log:"; \
+	  tail -n 15 $(DATA_DIR)/cloud.log; exit 1; fi; \
+	head -n 4 $(DATA_DIR)/cloud.log; \
+	echo "Starting JupyterLab on notebooks/ (its log: $(DATA_DIR)/lab.log)..."; \
+	JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  $(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=notebooks \
+	  $(ROOT_FLAG) < /dev/null > $(DATA_DIR)/lab.log 2>&1 & lab=$$!; \
+	url=; for i in $$(seq 1 1200); do \
+	  url=$$(grep -o -m 1 'http://127\.0\.0\.1:[0-9]*/lab[^ ]*' $(DATA_DIR)/lab.log) && break; \
+	  kill -0 $$lab 2>/dev/null || break; sleep 0.1; done; \
+	if [ -z "$$url" ]; then echo "JupyterLab did not start; the end of $(DATA_DIR)/lab.log:"; \
+	  tail -n 15 $(DATA_DIR)/lab.log; exit 1; fi; \
+	echo "JupyterLab is running (Ctrl-C stops it and the local cloud). Open this URL in your browser:"; \
+	echo "    $$url"; \
+	wait $$lab
 
 # Debian's Chromium for the real-browser test (installed where apt-get is available and we are root).
 browser:
-	@command -v chromium >/dev/null || { \
+	@command -v chromium >/dev/null && command -v Xvfb >/dev/null || { \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing Debian's chromium for the browser test..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium not found and cannot be installed here: the browser test will fail under CI"; fi; }
+	    echo "Installing Debian's chromium and Xvfb (OpenGL for headless napari) for the browser tests..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium xvfb >/dev/null; \
+	  else echo "chromium or Xvfb not found and cannot be installed here: the browser and napari tests will fail under CI"; fi; }
 
 lint: setup
-	$(VENV)/bin/ruff check helpers tests notebooks
-	$(VENV)/bin/ruff format --check helpers tests notebooks
+	$(VENV)/bin/ruff check helpers tests notebooks activities requirements
+	$(VENV)/bin/ruff format --check helpers tests notebooks activities requirements
 	$(VENV)/bin/mypy
 
 test: setup browser data lint
 	$(PY) -m pytest
+
+# Activity "skimage napari" (activities/README.md); headless: make napari ARGS="--screenshot out.png".
+napari: data
+	$(PY) activities/napari_threshold.py $(ARGS)
 
 check: setup
 	$(PY) -m helpers.cloud check
@@ -72,6 +115,11 @@ benchmarks: data
 	$(PY) -m helpers.bench download
 	$(PY) -m helpers.bench browse
 	$(PY) -m helpers.bench segment
+
+# The course site, offline: the notebooks with the outputs of the last test run (test-artifacts/executed/,
+# written by tests/test_notebooks.py), executed once against the local cloud where there is no copy.
+book: data
+	$(PY) -m helpers.site build build/site --execute
 
 clean:
 	rm -rf data test-artifacts .pytest_cache .ruff_cache

@@ -10,6 +10,8 @@ The package, one idea per module:
 - :mod:`helpers.image` -- an opened OME-Zarr image, lazy (:class:`OmeImage`)
 - :mod:`helpers.ngff` -- OME-NGFF 0.4/0.5 metadata: read and build (pure)
 - :mod:`helpers.chunks` -- chunk-grid maths: grids, regions, chunk keys (pure)
+- :mod:`helpers.shards` -- shard maths: inner chunks, the shard index, request plans (pure)
+- :mod:`helpers.byteranges` -- HTTP byte ranges: ``Range`` headers, ``Content-Range`` checks (pure)
 - :mod:`helpers.model` -- the latency model ``ceil(N / C) x latency`` and its plot (pure)
 - :mod:`helpers.storage` -- URLs, tuned anonymous stores, closing them
 - :mod:`helpers.reliable` -- the store layer every zarr read goes through: retries, deadline, strict mode
@@ -19,7 +21,12 @@ The package, one idea per module:
 - :mod:`helpers.segment` -- threshold, blockwise labels, an OME-Zarr label writer, Dask clusters
 - :mod:`helpers.samples` -- the deterministic synthetic sample datasets
 - :mod:`helpers.cloud` -- the local cloud: an S3 endpoint on 127.0.0.1 with latency and bandwidth
-- :mod:`helpers.bench` -- every speed figure: ``python -m helpers.bench [download|browse|segment|cloud]``
+- :mod:`helpers.bench` -- every speed figure: ``python -m helpers.bench [download|browse|...|shards]``
+- :mod:`helpers.formats` -- the same image as OME-Zarr, tiled TIFF and HDF5, read one tile at a time
+- :mod:`helpers.viewers` -- Neuroglancer in the browser, served from this machine
+- :mod:`helpers.answers` -- exercise answers that stay folded until the learner opens them
+- :mod:`helpers.figure` -- the module page's overview figure (``python -m helpers.figure build``)
+- :mod:`helpers.quiz` -- the assessment: questions as data, grading, a notebook form, the Markdown page
 - :mod:`helpers.config` -- every timeout, pool size and unit constant, once
 - :mod:`helpers.cli` -- what every command does with bad input: one line, exit code 2
 - :mod:`helpers.environment`, :mod:`helpers.paths` -- installed versions; where files live

@@ -130,8 +130,9 @@ def dataset_url(
     """``(url, endpoint)`` of catalog dataset ``name`` in the chosen source.
 
     Locally, ``s3://course-data/...`` with the local cloud's endpoint (started if none runs), or its
-    plain ``http://127.0.0.1:PORT/course-data/...`` form with ``protocol="https"`` (the local cloud
-    speaks plain HTTP only, so its URLs say http://).
+    plain ``http://127.0.0.1:PORT/course-data/...`` form with ``protocol="https"``: the local cloud is
+    a server on this machine (127.0.0.1) that speaks plain HTTP only (no TLS, no certificate), so its
+    "https" URLs say ``http://``; the public stores (``source="remote"``) answer at ``https://``.
 
     Examples
     --------

@@ -16,6 +16,7 @@ __all__ = [
     "BACKEND_START_TIMEOUT_S",
     "BYTES_PER_MBIT",
     "CLOUD_CONTROL_TIMEOUT_S",
+    "CORS_MAX_AGE_S",
     "CLOUD_START_TIMEOUT_S",
     "CLUSTER_CONNECT_TIMEOUT_S",
     "CONNECT_TIMEOUT_S",
@@ -25,6 +26,12 @@ __all__ = [
     "FAULT_SUITE_ATTEMPT_TIMEOUT_S",
     "FAULT_SUITE_DEADLINE_S",
     "FAULT_SUITE_SLACK_S",
+    "FORMATS_BLOCK_SIZE",
+    "FORMATS_CACHE_TYPE",
+    "FORMATS_LINK_ROUNDS",
+    "FORMATS_MAX_LATENCY_MS",
+    "FORMATS_PROBE_BYTES",
+    "FORMATS_ZARR_WRITE_CONCURRENCY",
     "MAX_CONCURRENCY",
     "MAX_CONNECTIONS",
     "MAX_SCREEN_PX",
@@ -38,6 +45,7 @@ __all__ = [
     "UPSTREAM_READ_TIMEOUT_S",
     "VIEW_CONCURRENCY",
     "VIEW_TIMEOUT_S",
+    "NEUROGLANCER_FIT_PX",
 ]
 
 # --- network clients ------------------------------------------------------------------------------
@@ -111,3 +119,25 @@ FAULT_SUITE_SLACK_S = 2.0
 
 DEADLINE_MARGIN_S = 0.05
 """A read's last timeout ends this long before its deadline, so the error is raised within it."""
+
+CORS_MAX_AGE_S = 3600
+"""How long a browser may reuse the local cloud's answer to a CORS preflight (Chromium caps it at 2 h)."""
+
+NEUROGLANCER_FIT_PX = 600
+"""Neuroglancer's first view fits the image's larger side in about this many screen pixels."""
+
+# --- the formats benchmark: python -m helpers.bench formats (issue 11) ------------------------------
+FORMATS_BLOCK_SIZE = 5 * 2**20
+"""Read-ahead of the fsspec file objects TIFF and HDF5 are read through (5 MiB): the OME-NGFF paper's,
+which kept the defaults of its fsspec HTTP files and of s3fs 0.6 (today's s3fs reads ahead 50 MiB)."""
+FORMATS_CACHE_TYPE = "bytes"
+"""fsspec's cache for those file objects: the paper's default, one block read ahead from each miss."""
+FORMATS_LINK_ROUNDS = 7
+"""GETs of the one-byte object per latency that give the request time (3 GETs of the probe: bandwidth)."""
+FORMATS_PROBE_BYTES = 4 * 2**20
+"""Size of the bandwidth probe object (4 MiB, below the size at which the store behind the cloud spills
+to disk)."""
+FORMATS_MAX_LATENCY_MS = 10_000.0
+"""The largest latency the formats benchmark accepts (ten seconds per request is a typo, not a network)."""
+FORMATS_ZARR_WRITE_CONCURRENCY = 64
+"""Chunks zarr writes at once while building the benchmark's OME-Zarr copy (thousands of small files)."""

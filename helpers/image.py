@@ -25,6 +25,7 @@ from .fetch.retry import RetryPolicy
 from .ngff import channel_names, check_version, label_names, ome_metadata, parse_multiscale
 from .reliable import ReliableStore, is_strict
 from .storage import Location, close_store, zarr_store
+from .text import plural
 
 __all__ = ["NotOmeZarrError", "OmeImage", "image_from_group", "read_ome_image"]
 
@@ -192,7 +193,7 @@ class OmeImage:
         for row in self.describe():
             lines.append(
                 f"  level {row['level']}: shape {row['shape']}, chunks {row['chunks']}, "
-                f"{row['n_chunks']} chunks, {row['bytes'] / 1e6:.1f} MB, pixel size {row['scale']}"
+                f"{plural(row['n_chunks'], 'chunk')}, {row['bytes'] / 1e6:.1f} MB, pixel size {row['scale']}"
             )
         return "\n".join(lines)
 

@@ -193,8 +193,14 @@ def test_multiscale_browsing_notebook_in_chromium(cloud, tmp_path: Path) -> None
             viewer = ViewerDriver(page, tissue)
             viewer.widget.scroll_into_view_if_needed()
             expect(viewer.readout).to_contain_text("Views so far", timeout=ACTION_TIMEOUT_MS)
-            start = viewer.shown()
-            assert start.level >= 1, "the notebook should leave the viewer zoomed out a little"
+            overview = viewer.shown()
+            assert overview.views == 1, "the learner should meet the viewer's fresh overview"
+            assert overview.level >= 3, "the overview should be a coarse level"
+            # Zoom in twice, pan right and back first (what the notebook's demonstration does to its
+            # own viewer), so that the zooming and panning below have room inside the image.
+            for name in ("zoom-in", "zoom-in", "pan-right", "pan-left"):
+                start, _ = viewer.act(lambda n=name: viewer.widget.locator(f".browse-{n}").click())
+            assert start.level == overview.level - 2 >= 1
             clear_viewer_cache(page)
             picture = viewer.picture()
 

@@ -49,6 +49,7 @@ from ..config import TILE_CACHE_BYTES, VIEW_CONCURRENCY, VIEW_TIMEOUT_S
 from ..image import OmeImage
 from ..model import check_concurrency
 from ..shards import ShardLayout, shard_layout
+from ..text import plural
 from .cache import TileCache
 from .counting import CountingStore
 from .sharded import ShardIndexCache, fetch_inner_chunks
@@ -109,10 +110,10 @@ class ViewCost:
         what = (
             "served from cache: 0 requests"
             if self.from_cache
-            else f"{self.requests} requests{kinds}, {format_bytes(self.bytes)}"
+            else f"{plural(self.requests, 'request')}{kinds}, {format_bytes(self.bytes)}"
         )
         return (
-            f"level {self.level}: {self.chunks_needed} chunks needed, {what}, "
+            f"level {self.level}: {plural(self.chunks_needed, 'chunk')} needed, {what}, "
             f"{self.seconds * 1000:.0f} ms"
         )
 
@@ -319,7 +320,7 @@ class ViewReader:
                     fetched, index_reads, range_reads = self._fetch_sharded(level, to_fetch)
             except TimeoutError:
                 raise TimeoutError(
-                    f"reading {len(to_fetch)} chunks of level {level} of {self.image.url} took "
+                    f"reading {plural(len(to_fetch), 'chunk')} of level {level} of {self.image.url} took "
                     f"longer than {self.timeout_s:.0f} s"
                 ) from None
             tiles.update(fetched)

@@ -10,6 +10,7 @@ import html
 from collections.abc import Sequence
 
 from ..image import OmeImage
+from ..text import plural
 from .cache import TileCache
 from .reader import ViewCost, ViewResult
 from .units import format_bytes, unit_symbol
@@ -59,7 +60,7 @@ def readout_html(
             f"bytes: {format_bytes(cost.bytes)}"
         )
     warning = (
-        f"<br><b style='color:#b00'>{cost.missing} chunks missing in the store "
+        f"<br><b style='color:#b00'>{plural(cost.missing, 'chunk')} missing in the store "
         "(shown as fill value)</b>"
         if cost.missing
         else ""
@@ -75,8 +76,8 @@ def readout_html(
         f"This view: chunks needed: {cost.chunks_needed} → {what}, "
         f"{cost.seconds * 1000:.0f} ms (+ {draw_ms:.0f} ms drawing){warning}<br>"
         f"<span style='color:#555'>Views so far: {len(history)}, "
-        f"{total_requests} requests, {format_bytes(total_bytes)}; cache holds "
-        f"{len(cache)} tiles ({format_bytes(cache.nbytes)})</span>"
+        f"{plural(total_requests, 'request')}, {format_bytes(total_bytes)}; cache holds "
+        f"{plural(len(cache), 'tile')} ({format_bytes(cache.nbytes)})</span>"
         f"</div>"
     )
 

@@ -7,7 +7,7 @@ of it and makes it behave like a remote object store:
 * every request waits until ``latency`` has passed since it arrived before its answer's first byte
   leaves (the wait overlaps with moto's own work, as a real round trip would);
 * an optional bandwidth cap is shared by all connections (one "link");
-* client connections are kept alive (HTTP/1.1), as real object stores do;
+* client connections are kept alive (HTTP/1.1), and every answer has CORS headers (``cors.py``);
 * every request passes the door rules of ``guard.py`` first (path-style paths of the two buckets, no
   ``..`` or encoded tricks, the public bucket read-only), on the raw path, which is forwarded unchanged;
 * faults (``faults.py``) strike GETs of object keys: delays, 503 SlowDown, 404, resets, truncated and
@@ -38,6 +38,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from ..config import CONNECT_TIMEOUT_S, UPSTREAM_READ_TIMEOUT_S
+from . import cors
 from .conditions import NetworkConditions
 from .faults import Fault, FaultSet, make_fault
 from .guard import Guard, Refused
@@ -98,7 +99,7 @@ class LatencyProxy:
         self.guard = Guard(public_bucket, scratch_bucket, host, port)
         self.faults = FaultSet()
         self._initial_faults = list(faults)
-        self.request_hooks: list[RequestHook] = []
+        self.request_hooks: list[RequestHook] = [cors.preflight_hook(conditions)]
         self.requests_by_method: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
         self.bytes_sent = 0
@@ -127,7 +128,7 @@ class LatencyProxy:
                 total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=UPSTREAM_READ_TIMEOUT_S
             ),
         )
-        server = web.Server(self._handle, access_log=None)
+        server = web.Server(cors.with_cors(self._handle), access_log=None)  # CORS on every answer
         self._runner = web.ServerRunner(server, handle_signals=False)
         await self._runner.setup()
         await self._listen()
@@ -223,7 +224,8 @@ class LatencyProxy:
                 _drop(request, reset=True)  # the endpoint is down: no answer at all
                 return web.Response()
             try:
-                target = self.guard.check(request.method, raw_path, request.headers.get("Host"))
+                method = cors.judged_method(request)  # a CORS preflight: the method it announces
+                target = self.guard.check(method, raw_path, request.headers.get("Host"))
             except Refused as refusal:
                 self.refused[refusal.code] += 1
                 log.info("refused %s %s: %s", request.method, raw_path[:200], refusal.message)
@@ -275,6 +277,7 @@ class LatencyProxy:
                 response.content_length = len(content)
             elif length is not None:
                 response.content_length = int(length)
+            cors.add_cors_headers(response.headers)
             await response.prepare(request)
             if request.method == "HEAD":
                 pass

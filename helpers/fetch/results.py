@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..byteranges import ByteRange
+from ..text import plural
 
 __all__ = ["FetchResult", "FetchStats", "InFlight", "RequestTiming", "build_result"]
 
@@ -88,7 +89,7 @@ class FetchStats:
 
     def __str__(self) -> str:
         return (
-            f"{self.strategy}: {self.urls} chunks, {self.requests} requests, "
+            f"{self.strategy}: {plural(self.urls, 'chunk')}, {plural(self.requests, 'request')}, "
             f"{self.bytes / 1e6:.2f} MB in {self.wall_s:.3f} s "
             f"(concurrency {self.concurrency}, at most {self.max_in_flight} in flight)"
         )
