@@ -7,6 +7,7 @@ anchor and image of the HTML must resolve, and the build must not touch the netw
 
 from __future__ import annotations
 
+import html
 import socket
 import time
 from html.parser import HTMLParser
@@ -157,7 +158,7 @@ def test_solutions_are_folded_and_executed_outputs_are_shown(site: tuple[Path, o
                 and "&" not in o.text
             ]
             if streams:
-                assert streams[0].splitlines()[0] in text, path.name
+                assert html.escape(streams[0].splitlines()[0]) in text, path.name
 
 
 def test_bad_configuration_is_one_clear_error(tmp_path: Path) -> None:
