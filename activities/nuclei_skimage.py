@@ -1,8 +1,8 @@
 """The scikit-image steps of the "skimage napari" activity: from grey values to numbered nuclei.
 
 Pure NumPy/scikit-image, no napari and no I/O, so the same steps run in a notebook on any array:
-threshold, holes filled plane by plane, small objects removed, 3D connected components. They are
-the steps of the course's own pipeline (:mod:`helpers.segment`), written with scikit-image.
+threshold, holes filled plane by plane, small objects removed, 3D connected components. The
+scikit-image calls themselves live once, in :func:`helpers.segment.segment_in_memory`.
 
 Examples
 --------
@@ -21,9 +21,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage as ndi
 
-from helpers.segment import LABEL_DTYPE
+from helpers.segment import segment_in_memory
 
 __all__ = ["busiest_plane", "label_nuclei", "scaled_min_size"]
 
@@ -57,15 +56,8 @@ def label_nuclei(volume: np.ndarray, threshold: float, min_size: int) -> np.ndar
     >>> int(label_nuclei(ring, 5, min_size=25).max())
     1
     """
-    from skimage import measure, morphology
-
-    mask = np.asarray(volume) > threshold
-    planes = mask.reshape((-1, *mask.shape[-2:]))  # a view: filling it fills ``mask``
-    for index, plane in enumerate(planes):
-        planes[index] = ndi.binary_fill_holes(plane)
-    if min_size > 1:
-        mask = morphology.remove_small_objects(mask, max_size=min_size - 1, connectivity=1)
-    return measure.label(mask, connectivity=1).astype(LABEL_DTYPE)
+    # The course's own in-memory segmentation does exactly these scikit-image steps (one copy of them).
+    return segment_in_memory(volume, threshold, min_size)
 
 
 def scaled_min_size(min_size: int, level_shape: Sequence[int], base_shape: Sequence[int]) -> int:

@@ -205,6 +205,10 @@ class ViewReader:
         self._shards: list[ShardLayout | None] = [
             shard_layout(a) if chunk_layout(a).sharded else None for a in image.levels
         ]
+        self._metadata = [
+            array_metadata_dict(a) if s else {}
+            for a, s in zip(image.levels, self._shards, strict=True)
+        ]
 
     def chunks_needed(self, level: int, region: Region) -> list[ChunkIndex]:
         """The chunks of ``level`` that intersect ``region``.
@@ -360,7 +364,7 @@ class ViewReader:
             timeout=self.timeout_s,
         )
         raws = [got.chunks[index] for index in indices]
-        decoded = decode_inner_chunks(array_metadata_dict(arr), raws)
+        decoded = decode_inner_chunks(self._metadata[level], raws)
         tiles = {}
         for index, tile in zip(indices, decoded, strict=True):
             covered = chunk_region(index, arr.shape, arr.chunks)  # edge chunks are stored padded

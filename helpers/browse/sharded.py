@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .._compat import Store, buffer_prototype, byte_request
 from ..chunks import ChunkIndex
-from ..shards import ShardIndex, ShardLayout, decode_index
+from ..shards import ShardIndex, ShardLayout, decode_index, ranges_for_chunks
 
 __all__ = ["ShardIndexCache", "ShardedFetch", "fetch_inner_chunks"]
 
@@ -140,25 +140,16 @@ async def fetch_inner_chunks(
             raise FileNotFoundError(f"shard {prefix + key} does not exist in {store}")
         return buffer.to_bytes()
 
-    located = {chunk: layout.locate(chunk) for chunk in chunks}
-    shards = list(dict.fromkeys(shard for shard, _ in located.values()))
+    shards = list(dict.fromkeys(layout.locate(chunk)[0] for chunk in chunks))
     to_read = indexes.missing(level, shards)
     raws = await asyncio.gather(
         *(get(layout.shard_key(shard), layout.index_range()) for shard in to_read)
     )
     for shard, raw in zip(to_read, raws, strict=True):
         indexes.put(level, shard, decode_index(raw, layout))
-    wanted: list[tuple[ChunkIndex, str, object]] = []
-    out: dict[ChunkIndex, bytes | None] = {}
-    for chunk, (shard, local) in located.items():
-        index = indexes.get(level, shard)
-        assert index is not None  # read just above
-        byte_range = index.range(local)
-        if byte_range is None:
-            out[chunk] = None  # not stored in the shard: the fill value, by the writer's choice
-        else:
-            wanted.append((chunk, layout.shard_key(shard), byte_range))
-    bodies = await asyncio.gather(*(get(key, r) for _, key, r in wanted))
-    for (chunk, _, _), body in zip(wanted, bodies, strict=True):
-        out[chunk] = body
+    known = {shard: indexes.get(level, shard) for shard in shards}
+    wanted = ranges_for_chunks(layout, chunks, known)  # type: ignore[arg-type]
+    bodies = await asyncio.gather(*(get(r.key, r.byte_range) for r in wanted))
+    out: dict[ChunkIndex, bytes | None] = dict.fromkeys(map(tuple, chunks))  # None: not stored
+    out.update((r.chunk, body) for r, body in zip(wanted, bodies, strict=True))
     return ShardedFetch(out, index_reads=len(to_read), range_reads=len(wanted))
