@@ -16,7 +16,7 @@ DATA_DIR := $(or $(COURSE_DATA_DIR),data)
 # (requirements/tools.in), made by a pinned uv for Linux and CPython 3.11 (CI, Binder, the course's
 # machines; on another OS pip still takes every version the two have in common from it).
 LOCK := requirements/lock.txt
-UV_VERSION := 0.13.8
+UV_VERSION := 0.13.9
 UV_COMPILE := $(VENV)/bin/uv pip compile --python-platform linux --python-version 3.11 --quiet
 
 .PHONY: help setup lock data cloud lab test lint browser napari check bench benchmarks book clean distclean
@@ -34,14 +34,14 @@ help:
 	@echo "make lock     regenerate requirements/lock.txt and the conda environment files from pyproject.toml"
 	@echo "make clean    remove generated data and test artifacts (distclean: also .venv)"
 
-# pip and the build tools come from the lock too. setuptools' "Editable installation" notice (folders
-# named like the package could shadow it; ours is helpers/ itself) is the one backend message silenced.
+# pip, uv and the build tools come from the lock too. pip installs uv, and uv installs the rest: the
+# same pins as `pip install -c $(LOCK) --build-constraint $(LOCK) -e ".[test,napari]"`, downloaded and
+# unpacked in parallel (about 30 s instead of 3 min on 2 cores). Without uv that pip command does the same.
 $(INSTALLED): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; run: make PYTHON=python3.11 ...")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c $(LOCK) pip
-	PYTHONWARNINGS="ignore:Editable installation" \
-	  $(PY) -m pip install --quiet -c $(LOCK) --build-constraint $(LOCK) -e ".[test,napari]"
+	$(PY) -m pip install --quiet -c $(LOCK) pip uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -c $(LOCK) --build-constraints $(LOCK) -e ".[test,napari]"
 	touch $@
 
 setup: $(INSTALLED)

@@ -185,7 +185,17 @@ def test_pip_installs_from_the_lock() -> None:
     assert len(pip_lines) >= 2
     for line in pip_lines:
         assert "-c $(LOCK)" in line and "--upgrade" not in line, line
-    assert any("--build-constraint $(LOCK)" in line and "-e " in line for line in pip_lines)
+    # pip installs uv from the lock; uv installs the course with the lock as build constraints too
+    assert re.search(r"-m pip install .*-c \$\(LOCK\) pip uv$", pip_lines[0]), pip_lines[0]
+    assert any(
+        "uv pip install" in line and "--build-constraints $(LOCK)" in line and "-e " in line
+        for line in pip_lines
+    )
+
+
+def test_the_installer_uv_is_the_one_make_lock_uses() -> None:
+    uv = re.search(r"^UV_VERSION := (\S+)$", MAKEFILE.read_text(), re.M)
+    assert uv and locked_here()["uv"] == uv.group(1), "requirements/lock.txt pins another uv"
 
 
 # --- conda environment files ---------------------------------------------------------------------
