@@ -93,9 +93,39 @@ def test_compare_with_truth() -> None:
     assert score.dice == pytest.approx(2 * 4 / (6 + 8))
     assert score.iou == pytest.approx(4 / 10)
     assert (score.count, score.true_count, score.count_error) == (1, 2, -1)
-    assert "Dice 0.571" in str(score)
+    assert "Dice 0.571" in str(score) and "1 object found" in str(score)
+    assert score.merged == 0 and "hold" not in str(score)  # 1 true nucleus in object 5, not 2
     with pytest.raises(ValueError, match="shapes differ"):
         seg.compare_with_truth(found, truth[:3])
+    found[2:, 2:] = 5  # now object 5 covers both nuclei: two touching nuclei merged
+    merged = seg.compare_with_truth(found, truth)
+    assert (merged.count, merged.merged) == (1, 1)
+    assert str(merged).endswith("; 1 object holds 2 or more true nuclei")
+    found[2:, 2:] = 7  # split again: the best match of each true nucleus is another object
+    assert seg.compare_with_truth(found, truth).merged == 0
+
+
+def test_count_steps_counts_what_each_step_changed() -> None:
+    volume = np.zeros((3, 12, 12), np.uint16)
+    volume[:, 1:7, 1:7] = 100  # a nucleus in 3 planes ...
+    volume[1, 3:5, 3:5] = 10  # ... with a nucleolus (a hole) in the middle plane
+    volume[0, 10, 10] = 100  # a speck
+    volume[:, 9:12, 1:4] = 100  # a small object of 27 voxels
+    steps = seg.count_steps(volume, 50, min_size=28)
+    assert (steps.threshold_objects, steps.holes_filled, steps.small_removed, steps.objects) == (
+        3,
+        4,
+        2,
+        1,
+    )
+    assert steps.foreground == 3 * 36 - 4 + 1 + 27
+    assert steps.objects == seg.segment_in_memory(volume, 50, min_size=28).max()
+    assert (
+        str(steps).splitlines()[-1]
+        == "remove objects under 28 voxels: 2 objects gone, 1 object left"
+    )
+    with pytest.raises(ValueError, match="min_size"):
+        seg.count_steps(volume, 50, min_size=-1)
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +156,14 @@ def test_blockwise_on_the_sample_image_equals_in_memory(nuclei) -> None:
         truth = np.asarray(nuclei.open_labels().level(0))
     np.testing.assert_array_equal(labels, seg.segment_in_memory(pixels, threshold))
     score = seg.compare_with_truth(labels, truth)
-    assert score.count == score.true_count > 0
+    # A crowded field: thresholding cannot split the nuclei that touch, nothing else goes wrong.
     assert score.dice > 0.95
+    assert 0 < score.merged <= 0.1 * score.true_count
+    assert score.true_count - score.merged - 3 <= score.count <= score.true_count
+    steps = seg.count_steps(pixels, threshold)
+    assert steps.objects == score.count
+    assert steps.holes_filled > 0.005 * steps.foreground  # the nucleoli are holes
+    assert steps.small_removed > 50  # noise and debris specks
 
 
 @pytest.mark.parametrize(

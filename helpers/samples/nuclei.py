@@ -30,10 +30,12 @@ from .writing import BLOSC_V2, V2_CHUNK_KEYS, blosc_v3, pyramid_multiscale, writ
 
 __all__ = [
     "CHANNELS_NUCLEI",
+    "NUCLEI_COUNT",
     "NUCLEI_LEVELS",
     "NUCLEI_SEED",
     "NUCLEI_SHAPE",
     "NUCLEI_WINDOW",
+    "TOUCHING",
     "VOXEL_UM",
     "Nucleus",
     "nuclei_volume",
@@ -69,16 +71,26 @@ class Nucleus(NamedTuple):
     """Rotation in the y/x plane, radians."""
 
 
+NUCLEI_COUNT = (250, 290)
+"""Range of the number of nuclei drawn (13-26 cut by most planes, as in the real field)."""
+TOUCHING = 0.95
+"""Two nuclei's bounding spheres may overlap down to this fraction of their radii: some touch."""
+
+
 def _random_nucleus(rng: np.random.Generator) -> Nucleus:
-    """Draw one nucleus 25-60 px across in y/x, a bit flatter than wide (z voxels are 0.5 um)."""
-    ry = rng.uniform(12.5, 30.0)
-    rx = float(np.clip(ry * rng.uniform(0.75, 1.3), 12.5, 30.0))
+    """Draw one nucleus 22-48 px (8-17 um) across in y/x, a bit flatter than wide (z voxels are 0.5 um).
+
+    Nuclei lie wholly inside the volume in z; in y/x they may be cut by the border of the field
+    (their centre stays inside), as in a real crop of a tissue.
+    """
+    ry = rng.uniform(11.0, 22.0)
+    rx = float(np.clip(ry * rng.uniform(0.75, 1.3), 10.0, 24.0))
     rz = max(ry, rx) * VOXEL_UM[1] * rng.uniform(0.6, 0.95) / VOXEL_UM[0]
-    reach = max(ry, rx) + 3  # keep the whole nucleus, lamina included, inside the image
+    inset = 0.4 * min(ry, rx)  # at least about half of a cut nucleus stays in the field
     center = (
         rng.uniform(rz + 3, NUCLEI_SHAPE[0] - rz - 3),
-        rng.uniform(reach, NUCLEI_SHAPE[1] - reach),
-        rng.uniform(reach, NUCLEI_SHAPE[2] - reach),
+        rng.uniform(inset, NUCLEI_SHAPE[1] - inset),
+        rng.uniform(inset, NUCLEI_SHAPE[2] - inset),
     )
     return Nucleus(center, (rz, ry, rx), rng.uniform(0, np.pi))
 
@@ -87,8 +99,12 @@ def _bounding_radius_um(n: Nucleus) -> float:
     return max(n.radii[0] * VOXEL_UM[0], max(n.radii[1:]) * VOXEL_UM[1])
 
 
-def place_nuclei(rng: np.random.Generator, count: int) -> list[Nucleus]:
-    """Draw ``count`` random nuclei whose bounding spheres stay at least 1 um apart.
+def place_nuclei(rng: np.random.Generator, count: int, touching: float = TOUCHING) -> list[Nucleus]:
+    """Draw ``count`` random nuclei packed like cells in a tissue: close, some touching.
+
+    A candidate is kept when its bounding sphere overlaps no placed one by more than allowed:
+    centres at least ``touching`` x (sum of the two radii) apart. Spheres bound the ellipsoids
+    loosely, so most neighbours keep a gap and some touch; none hides another.
 
     Parameters
     ----------
@@ -96,6 +112,8 @@ def place_nuclei(rng: np.random.Generator, count: int) -> list[Nucleus]:
         Source of the random positions, sizes and angles.
     count : int
         Number of nuclei.
+    touching : float, optional
+        Smallest allowed centre distance as a fraction of the two bounding radii (1 = spheres apart).
 
     Returns
     -------
@@ -105,19 +123,21 @@ def place_nuclei(rng: np.random.Generator, count: int) -> list[Nucleus]:
     Raises
     ------
     RuntimeError
-        If ``count`` nuclei do not fit after 100 000 tries.
+        If ``count`` nuclei do not fit after 200 000 tries.
     """
     placed: list[Nucleus] = []
-    for _ in range(100_000):
+    centers = np.empty((count, 3))
+    radii = np.empty(count)
+    for _ in range(200_000):
         if len(placed) == count:
             return placed
         cand = _random_nucleus(rng)
         c_um = np.multiply(cand.center, VOXEL_UM)
-        if all(
-            np.linalg.norm(c_um - np.multiply(other.center, VOXEL_UM))
-            > _bounding_radius_um(cand) + _bounding_radius_um(other) + 1.0
-            for other in placed
-        ):
+        r_um = _bounding_radius_um(cand)
+        k = len(placed)
+        distance = np.linalg.norm(centers[:k] - c_um, axis=1)
+        if np.all(distance > touching * (radii[:k] + r_um)):
+            centers[k], radii[k] = c_um, r_um
             placed.append(cand)
     raise RuntimeError(f"could only place {len(placed)} of {count} nuclei")
 
@@ -137,8 +157,44 @@ def _nucleus_radius_map(n: Nucleus) -> tuple[tuple[slice, ...], np.ndarray]:
     return tuple(slices), r
 
 
+def _nucleoli(rng: np.random.Generator, n: Nucleus, sl: tuple[slice, ...]) -> np.ndarray:
+    """1-3 dark nucleoli inside ``n``: a boolean mask over the box ``sl`` (holes for the threshold)."""
+    grid = np.ogrid[tuple(slice(0, s.stop - s.start) for s in sl)]
+    dark = np.zeros(tuple(s.stop - s.start for s in sl), bool)
+    for _ in range(int(rng.integers(1, 4))):
+        offset = rng.uniform(-0.45, 0.45, 3) * np.asarray(n.radii)
+        center = np.asarray(n.center) + offset - [s.start for s in sl]
+        r_yx = rng.uniform(2.5, 4.5)
+        r_z = r_yx * VOXEL_UM[1] / VOXEL_UM[0]
+        dark |= (
+            ((grid[0] - center[0]) / r_z) ** 2
+            + ((grid[1] - center[1]) / r_yx) ** 2
+            + ((grid[2] - center[2]) / r_yx) ** 2
+        ) <= 1
+    return dark
+
+
+def _debris(rng: np.random.Generator, labels: np.ndarray, count: int) -> np.ndarray:
+    """Small bright specks between the nuclei (not nuclei: absent from the labels), float32."""
+    specks = np.zeros(NUCLEI_SHAPE, np.float32)
+    placed = 0
+    while placed < count:
+        center = rng.uniform((2, 2, 2), np.subtract(NUCLEI_SHAPE, 2)).astype(int)
+        if labels[tuple(center)]:
+            continue
+        r = int(rng.integers(1, 3))
+        box = tuple(slice(max(c - r, 0), c + r + 1) for c in center)
+        specks[box] = np.maximum(specks[box], rng.uniform(900, 1600))
+        placed += 1
+    return specks
+
+
 def nuclei_volume(seed: int = NUCLEI_SEED) -> tuple[np.ndarray, np.ndarray]:
     """Render the synthetic nuclei volume and its labels.
+
+    A crowded field like the real one: about 265 nuclei of different sizes, 13-26 in most planes,
+    some touching; dark nucleoli inside (holes for a threshold); brightness that varies from
+    nucleus to nucleus and fades with depth; small bright specks of debris between the nuclei.
 
     Parameters
     ----------
@@ -151,31 +207,37 @@ def nuclei_volume(seed: int = NUCLEI_SEED) -> tuple[np.ndarray, np.ndarray]:
         uint16 (c, z, y, x): channel 0 = LaminB1 (a thin bright shell at each nuclear boundary),
         channel 1 = DAPI (textured nucleus interior).
     labels : numpy.ndarray
-        uint16 (z, y, x): 0 = background, 1..N = the ellipsoids used for DAPI.
+        uint16 (z, y, x): 0 = background, 1..N = the ellipsoids used for DAPI (where two touch,
+        a voxel belongs to the one whose surface is farther away).
     """
     rng = np.random.default_rng(seed)
-    nuclei = place_nuclei(rng, int(rng.integers(18, 23)))
+    nuclei = place_nuclei(rng, int(rng.integers(*NUCLEI_COUNT)))
     texture = np.clip(unit_noise(rng, NUCLEI_SHAPE, (0.8, 1.5, 1.5)), -2.5, 2.5)
 
     labels = np.zeros(NUCLEI_SHAPE, np.uint16)
+    nearest = np.full(NUCLEI_SHAPE, np.inf, np.float32)  # normalised radius of the owning nucleus
     dapi = np.zeros(NUCLEI_SHAPE, np.float32)
     lamina = np.zeros(NUCLEI_SHAPE, np.float32)
     for value, n in enumerate(nuclei, start=1):
         sl, r = _nucleus_radius_map(n)
-        inside = r <= 1.0
+        inside = (r <= 1.0) & (r < nearest[sl])
         labels[sl][inside] = value
-        brightness = rng.uniform(750, 1150)
-        dapi[sl][inside] = brightness * (1 + 0.15 * texture[sl][inside])
+        nearest[sl][inside] = r[inside]
+        brightness = rng.uniform(550, 1300)
+        interior = brightness * (1 + 0.15 * texture[sl]) * np.where(_nucleoli(rng, n, sl), 0.3, 1)
+        dapi[sl][inside] = interior[inside]
         # Distance to the boundary in y/x pixels (approximately), for a ~1 px thick shell.
         dist = (r - 1.0) * np.float32((n.radii[1] + n.radii[2]) / 2)
-        shell = np.exp(-0.5 * (dist / 1.1) ** 2) + 0.08 * inside
+        shell = np.exp(-0.5 * (dist / 1.1) ** 2) + 0.08 * (r <= 1.0)
         lamina[sl] += np.float32(rng.uniform(600, 1000)) * shell
+    dapi += _debris(rng, labels, 60)
 
     psf = (0.8, 1.0, 1.0)  # blur in voxels (z, y, x)
+    depth = np.linspace(1.0, 0.65, NUCLEI_SHAPE[0], dtype=np.float32)[:, None, None]  # fading
     background = _background(rng)
     channels = []
     for clean, level in ((lamina, 90.0), (dapi, 110.0)):
-        signal = ndimage.gaussian_filter(clean, psf) + level * background
+        signal = ndimage.gaussian_filter(clean, psf) * depth + level * background
         channels.append(_add_noise(rng, signal))
     logger.debug("rendered %d nuclei (seed %d)", len(nuclei), seed)
     return np.stack(channels), labels

@@ -21,7 +21,8 @@ The pipeline of lessons 05 and 06, one step per function (:mod:`helpers.segment.
 :func:`segment_in_memory` is the reference: the same result computed on a NumPy array with a
 different code path, used by the tests (and notebook 06) to check the blockwise result.
 :func:`compare_with_truth` (:mod:`helpers.segment.scoring`) scores a segmentation against
-ground-truth labels (Dice, IoU, counts).
+ground-truth labels (Dice, IoU, counts, touching nuclei merged into one object), and
+:func:`count_steps` (:mod:`helpers.segment.steps`) counts what each step changed.
 
 :mod:`helpers.segment.cluster` runs the pipeline on a ``dask.distributed`` cluster
 (:func:`start_or_connect`, :func:`run_pipeline`) and measures it against its request-, bandwidth-
@@ -77,6 +78,7 @@ from .pipeline import (
     threshold_function,
 )
 from .scoring import Score, compare_with_truth
+from .steps import StepCounts, count_steps
 
 __all__ = [
     "DEFAULT_MIN_SIZE",
@@ -89,12 +91,14 @@ __all__ = [
     "ReadOnlyBucketError",
     "Run",
     "Score",
+    "StepCounts",
     "channel_selection",
     "channel_volume",
     "cluster_client",
     "compare_with_truth",
     "compute_limit",
     "compute_threshold",
+    "count_steps",
     "cpu_seconds",
     "fill_holes_2d",
     "label_metadata",
