@@ -163,7 +163,7 @@ def test_blockwise_on_the_sample_image_equals_in_memory(nuclei) -> None:
     steps = seg.count_steps(pixels, threshold)
     assert steps.objects == score.count
     assert steps.holes_filled > 0.005 * steps.foreground  # the nucleoli are holes
-    assert steps.small_removed > 50  # noise and debris specks
+    assert steps.small_removed > 30  # noise and debris specks
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ __all__ = [
     "NUCLEI_SEED",
     "NUCLEI_SHAPE",
     "NUCLEI_WINDOW",
+    "TISSUE_Z",
     "TOUCHING",
     "VOXEL_UM",
     "Nucleus",
@@ -75,20 +76,23 @@ NUCLEI_COUNT = (250, 290)
 """Range of the number of nuclei drawn (13-26 cut by most planes, as in the real field)."""
 TOUCHING = 0.95
 """Two nuclei's bounding spheres may overlap down to this fraction of their radii: some touch."""
+TISSUE_Z = (3, 222)
+"""Planes [start, stop) the tissue fills: the stack goes a little past it, as real stacks do (the
+last 14 planes hold no nucleus, so a label image written in chunks of 32 planes skips its last)."""
 
 
 def _random_nucleus(rng: np.random.Generator) -> Nucleus:
     """Draw one nucleus 22-48 px (8-17 um) across in y/x, a bit flatter than wide (z voxels are 0.5 um).
 
-    Nuclei lie wholly inside the volume in z; in y/x they may be cut by the border of the field
-    (their centre stays inside), as in a real crop of a tissue.
+    Nuclei lie wholly inside the tissue's planes (:data:`TISSUE_Z`); in y/x they may be cut by the
+    border of the field (their centre stays inside), as in a real crop of a tissue.
     """
     ry = rng.uniform(11.0, 22.0)
     rx = float(np.clip(ry * rng.uniform(0.75, 1.3), 10.0, 24.0))
     rz = max(ry, rx) * VOXEL_UM[1] * rng.uniform(0.6, 0.95) / VOXEL_UM[0]
     inset = 0.4 * min(ry, rx)  # at least about half of a cut nucleus stays in the field
     center = (
-        rng.uniform(rz + 3, NUCLEI_SHAPE[0] - rz - 3),
+        rng.uniform(TISSUE_Z[0] + rz, TISSUE_Z[1] - 1 - rz),
         rng.uniform(inset, NUCLEI_SHAPE[1] - inset),
         rng.uniform(inset, NUCLEI_SHAPE[2] - inset),
     )
@@ -179,7 +183,8 @@ def _debris(rng: np.random.Generator, labels: np.ndarray, count: int) -> np.ndar
     specks = np.zeros(NUCLEI_SHAPE, np.float32)
     placed = 0
     while placed < count:
-        center = rng.uniform((2, 2, 2), np.subtract(NUCLEI_SHAPE, 2)).astype(int)
+        low, high = (TISSUE_Z[0], 2, 2), (TISSUE_Z[1] - 2, NUCLEI_SHAPE[1] - 2, NUCLEI_SHAPE[2] - 2)
+        center = rng.uniform(low, high).astype(int)
         if labels[tuple(center)]:
             continue
         r = int(rng.integers(1, 3))

@@ -77,7 +77,7 @@ from .pipeline import (
     segment_to_zarr,
     threshold_function,
 )
-from .scoring import Score, compare_with_truth
+from .scoring import Score, compare_with_truth, merged_objects
 from .steps import StepCounts, count_steps
 
 __all__ = [
@@ -103,6 +103,7 @@ __all__ = [
     "fill_holes_2d",
     "label_metadata",
     "label_nuclei",
+    "merged_objects",
     "limits_of",
     "requests_in_flight",
     "run_pipeline",

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..text import plural
 
-__all__ = ["Score", "compare_with_truth"]
+__all__ = ["Score", "compare_with_truth", "merged_objects"]
 
 
 @dataclass(frozen=True)
@@ -92,21 +92,49 @@ def compare_with_truth(labels: np.ndarray, truth: np.ndarray) -> Score:
         iou=overlap / union if union else 1.0,
         count=int(np.unique(labels[found]).size),
         true_count=int(np.unique(truth[true]).size),
-        merged=_merged_objects(labels[found & true], truth[found & true]),
+        merged=len(_merged(labels[found & true], truth[found & true])),
     )
 
 
-def _merged_objects(found: np.ndarray, true: np.ndarray) -> int:
-    """How many found labels are the best match (most shared voxels) of 2 or more true labels.
+def merged_objects(labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The labels of found objects that each hold two or more true nuclei (touching nuclei merged).
+
+    A true nucleus belongs to the found object that shares most of its voxels; an object that two
+    or more nuclei belong to is a merge.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        The segmentation.
+    truth : numpy.ndarray
+        Ground-truth labels of the same shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        The merged objects' label values in ``labels``, sorted.
+
+    Examples
+    --------
+    >>> merged_objects(np.array([5, 5, 0, 5, 7]), np.array([1, 1, 0, 2, 3])).tolist()
+    [5]
+    """
+    labels, truth = np.asarray(labels), np.asarray(truth)
+    both = (labels > 0) & (truth > 0)
+    return _merged(labels[both], truth[both])
+
+
+def _merged(found: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Found labels that are the best match (most shared voxels) of 2 or more true labels.
 
     ``found`` and ``true`` are the two labels of every voxel in both foregrounds.
     """
     if found.size == 0:
-        return 0
+        return np.zeros(0, found.dtype)
     base = int(found.max()) + 1  # one integer per (true, found) pair: faster than unique rows
     keys, shared = np.unique(true.astype(np.int64) * base + found, return_counts=True)
     order = np.lexsort((-shared, keys // base))  # per true label, the largest overlap first
     true_sorted, found_sorted = (keys // base)[order], (keys % base)[order]
     first = np.r_[True, true_sorted[1:] != true_sorted[:-1]]
-    _, matches = np.unique(found_sorted[first], return_counts=True)
-    return int(np.count_nonzero(matches >= 2))
+    values, matches = np.unique(found_sorted[first], return_counts=True)
+    return values[matches >= 2].astype(found.dtype)
