@@ -23,6 +23,7 @@ import helpers.samples as hs
 from helpers import ngff
 from helpers.paths import REPO_ROOT
 from helpers.samples import build
+from helpers.samples import manifest as manifest_module
 
 NUCLEI_SHAPES = [(2, 236, 275, 271), (2, 236, 137, 135), (2, 236, 68, 67)]
 TISSUE_CHUNKS_PER_LEVEL = [768, 192, 48, 12, 3, 3]
@@ -318,12 +319,31 @@ def test_second_build_is_a_noop(samples: Path, capsys: pytest.CaptureFixture[str
     assert {k: p.stat().st_mtime_ns for k, p in all_files(samples).items()} == before
 
 
-def test_build_is_deterministic(samples: Path, tmp_path: Path) -> None:
-    other = hs.build_samples(tmp_path / "again", progress=False)
-    files_a, files_b = all_files(samples), all_files(other)
-    assert files_a.keys() == files_b.keys()
-    different = [k for k in files_a if files_a[k].read_bytes() != files_b[k].read_bytes()]
-    assert different == []
+def test_build_is_deterministic(samples: Path) -> None:
+    """Every build is the same bytes: this one equals the build recorded in the manifest.
+
+    The manifest was written by ``python -m helpers.samples manifest`` in another process (and
+    another run, on another machine): same generator, same library versions, same SHA-256 per file.
+    """
+    manifest = json.loads(manifest_module.MANIFEST.read_text())
+    assert manifest["stamp"] == build.expected_stamp(), (
+        "the sample generator or a library changed since helpers/samples/manifest.json was made: "
+        "check the new samples, then run python -m helpers.samples manifest"
+    )
+    digests = manifest_module.store_digests(samples)
+    assert digests.keys() == manifest["stores"].keys() == {ds.path for ds in hs.DATASETS.values()}
+    differ = [path for path, digest in digests.items() if manifest["stores"][path] != digest]
+    assert differ == [], f"these stores differ from the manifest: {differ}"
+
+
+def test_manifest_records_a_build(tmp_path: Path, fake_writer: list[Path]) -> None:
+    manifest = manifest_module.write_manifest(tmp_path / "out", tmp_path / "manifest.json")
+    record = json.loads(manifest.read_text())
+    assert record["stamp"] == build.expected_stamp()
+    assert record["stores"] == manifest_module.store_digests(tmp_path / "out")
+    changed = tmp_path / "out" / hs.DATASETS["tissue"].path / "build"
+    changed.write_text("another build")
+    assert manifest_module.store_digests(tmp_path / "out") != record["stores"]
 
 
 # --- stamp / rebuild logic with a fast stand-in writer -----------------------------------------

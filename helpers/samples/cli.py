@@ -1,4 +1,4 @@
-"""Command line of the sample data: ``python -m helpers.samples build|info``.
+"""Command line of the sample data: ``python -m helpers.samples build|info|manifest``.
 
 ``python -m helpers.data build|info`` (the old name) runs the same :func:`main`. A user error (an
 ``--out`` that is a file, a folder that cannot be written) is one ``error:`` line and exit code 2.
@@ -12,6 +12,7 @@ from pathlib import Path
 from ..cli import run_cli
 from ..paths import samples_dir
 from .build import build_samples, print_info
+from .manifest import MANIFEST, write_manifest
 
 __all__ = ["main"]
 
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     ----------
     argv : list of str, optional
         The arguments (default ``sys.argv[1:]``): ``build [--out DIR] [--force]`` or
-        ``info [--out DIR]``.
+        ``info [--out DIR]`` or ``manifest [--out DIR]``.
 
     Returns
     -------
@@ -51,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     info.add_argument(
         "--out", type=Path, default=None, help=f"samples folder (default {samples_dir()})"
     )
+    manifest = sub.add_parser(
+        "manifest",
+        help=f"build, then record every file's SHA-256 in {MANIFEST.name} (after changing a generator)",
+    )
+    manifest.add_argument(
+        "--out", type=Path, default=None, help=f"samples folder (default {samples_dir()})"
+    )
     args = parser.parse_args(argv)
 
     def run(_: object) -> int:
@@ -58,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             raise NotADirectoryError(f"--out {args.out} is a file: give a folder for the samples")
         if args.command == "build":
             build_samples(args.out, force=args.force)
+        elif args.command == "manifest":
+            print(f"wrote {write_manifest(args.out)}")
         else:
             print_info(args.out)
         return 0
