@@ -42,6 +42,7 @@ __all__ = [
     "channel_volume",
     "compute_threshold",
     "fill_holes_2d",
+    "fill_holes_in_planes",
     "label_nuclei",
     "segment",
     "segment_in_memory",
@@ -137,6 +138,24 @@ def fill_holes_2d(plane: np.ndarray) -> np.ndarray:
     outside[border] = True
     outside[0] = True  # label 0 is the foreground itself
     return plane | ~outside[background]
+
+
+def fill_holes_in_planes(mask: np.ndarray) -> np.ndarray:
+    """A boolean (z,) y, x ``mask`` with the holes of every y/x plane filled, in one call.
+
+    ``scipy.ndimage.binary_fill_holes`` with a structuring element that connects pixels within a
+    plane only: the same result as filling plane by plane (:func:`fill_holes_2d`).
+
+    Examples
+    --------
+    >>> ring = np.ones((2, 3, 3), bool)
+    >>> ring[:, 1, 1] = False
+    >>> int(fill_holes_in_planes(ring).sum())
+    18
+    """
+    in_plane = np.zeros((3,) * mask.ndim, bool)
+    in_plane[(1,) * (mask.ndim - 2)] = ndi.generate_binary_structure(2, 1)
+    return ndi.binary_fill_holes(mask, structure=in_plane)
 
 
 def _fill_holes_in_planes(block: np.ndarray) -> np.ndarray:
@@ -270,10 +289,9 @@ def segment_in_memory(
 ) -> np.ndarray:
     """Reference result on a NumPy array, by a different route than the blockwise pipeline.
 
-    Holes are filled in one call over the whole volume with a structuring element that connects
-    pixels within a plane only (the same as plane-by-plane filling), small objects are removed with
-    scikit-image, and labels come from ``skimage.measure.label`` (numbered in raster order, like
-    :func:`label_nuclei`).
+    Holes are filled in one call over the whole volume (:func:`fill_holes_in_planes`), small objects
+    are removed with scikit-image, and labels come from ``skimage.measure.label`` (numbered in raster
+    order, like :func:`label_nuclei`).
 
     Parameters
     ----------
@@ -298,10 +316,7 @@ def segment_in_memory(
     """
     from skimage import measure, morphology
 
-    volume = np.asarray(volume)
-    in_plane = np.zeros((3,) * volume.ndim, bool)
-    in_plane[(1,) * (volume.ndim - 2)] = ndi.generate_binary_structure(2, 1)
-    mask = ndi.binary_fill_holes(volume > threshold, structure=in_plane)
+    mask = fill_holes_in_planes(np.asarray(volume) > threshold)
     if min_size > 0:
         mask = morphology.remove_small_objects(mask, max_size=min_size - 1, connectivity=1)
     return measure.label(mask, connectivity=1).astype(LABEL_DTYPE)

@@ -25,6 +25,7 @@ from scipy import ndimage as ndi
 
 from ..model import check_count
 from .blocks import LABEL_DTYPE
+from .pipeline import DEFAULT_MIN_SIZE, fill_holes_in_planes
 
 __all__ = ["StepCounts", "count_steps"]
 
@@ -65,7 +66,9 @@ def _many(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
-def count_steps(volume: np.ndarray, threshold: float, min_size: int = 1000) -> StepCounts:
+def count_steps(
+    volume: np.ndarray, threshold: float, min_size: int = DEFAULT_MIN_SIZE
+) -> StepCounts:
     """Run the pipeline's steps one by one on ``volume`` and count what each changed.
 
     Parameters
@@ -75,7 +78,7 @@ def count_steps(volume: np.ndarray, threshold: float, min_size: int = 1000) -> S
     threshold : float
         Pixels above it are foreground.
     min_size : int, optional
-        Smallest object kept, in voxels (the pipeline's default is 1000).
+        Smallest object kept, in voxels (default: the pipeline's, :data:`DEFAULT_MIN_SIZE`).
 
     Returns
     -------
@@ -89,12 +92,9 @@ def count_steps(volume: np.ndarray, threshold: float, min_size: int = 1000) -> S
         ``min_size`` is not a non-negative integer.
     """
     min_size = check_count(min_size, "min_size (voxels)", minimum=0)
-    volume = np.asarray(volume)
-    in_plane = np.zeros((3,) * volume.ndim, bool)  # holes are filled within each y/x plane
-    in_plane[(1,) * (volume.ndim - 2)] = ndi.generate_binary_structure(2, 1)
-    mask = volume > threshold
+    mask = np.asarray(volume) > threshold
     _, threshold_objects = ndi.label(mask)
-    filled = ndi.binary_fill_holes(mask, structure=in_plane)
+    filled = fill_holes_in_planes(mask)
     labels, n_filled = ndi.label(filled, output=LABEL_DTYPE)
     sizes = np.bincount(labels.ravel())[1:]
     kept = int(np.count_nonzero(sizes >= min_size))
