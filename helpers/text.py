@@ -11,7 +11,7 @@ from __future__ import annotations
 __all__ = ["plural"]
 
 
-def plural(count: int, word: str, many: str | None = None) -> str:
+def plural(count: int, word: str, many: str | None = None, *, grouped: bool = False) -> str:
     """``count`` followed by ``word``, in the plural unless ``count`` is exactly 1.
 
     Parameters
@@ -22,6 +22,8 @@ def plural(count: int, word: str, many: str | None = None) -> str:
         The singular noun.
     many : str, optional
         The plural noun when adding an ``s`` is wrong (``word + "s"`` by default).
+    grouped : bool, optional
+        Separate thousands with commas (``"37,840 objects"``).
 
     Returns
     -------
@@ -34,6 +36,8 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     '2 entries'
     >>> plural(1, "entry", "entries")
     '1 entry'
+    >>> plural(37840, "object", grouped=True)
+    '37,840 objects'
     """
     noun = word if count == 1 else (many if many is not None else word + "s")
-    return f"{count} {noun}"
+    return f"{count:,} {noun}" if grouped else f"{count} {noun}"

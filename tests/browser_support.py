@@ -5,7 +5,8 @@
 - :class:`JupyterLab` serves a temporary copy of the notebooks with a random token, temporary settings
   and workspaces (``autoStartDefaultKernel`` on, so no "Select Kernel" dialog), and
   ``expose_app_in_browser`` so a test can ask the app whether the kernel is connected and idle.
-- :func:`open_notebook`, :func:`run_all_cells`: drive a notebook through the JupyterLab app object.
+- :func:`open_notebook`, :func:`run_all_cells`: drive a notebook through the JupyterLab app object;
+  :func:`check_answers_stay_hidden`: after Run All, no solution shows its code or its output.
 
 Every process started here is stopped again, also when a test fails.
 """
@@ -26,6 +27,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from helpers.answers import ANSWER_TITLE
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -248,3 +251,26 @@ def run_all_cells(page, timeout_s: float = 150.0) -> dict:
         page.wait_for_timeout(500)  # poll interval while the kernel works
     pytest.fail(f"Run All did not finish within {timeout_s:.0f} s (state {state})")
     raise AssertionError("unreachable")
+
+
+SOLUTIONS_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
+  .filter(c => c.model.type === 'code' && (c.model.getMetadata('tags') || []).includes('solution'))
+  .map(c => {
+    const editor = c.node.querySelector('.jp-Cell-inputWrapper .jp-InputArea-editor');
+    const out = c.node.querySelector('.jp-Cell-outputWrapper');
+    return {
+      codeVisible: !!editor && editor.getBoundingClientRect().height > 0,
+      shown: out ? out.innerText.trim() : '',
+      outputs: c.model.outputs.length,
+    };
+  })"""
+
+
+def check_answers_stay_hidden(page) -> None:
+    """After Run All, a solution shows neither its code nor its output: only the closed accordion."""
+    solutions = page.evaluate(SOLUTIONS_JS)
+    assert solutions, "no solution cell found"
+    for i, cell in enumerate(solutions):
+        assert cell["outputs"] >= 1, f"solution {i + 1} did not run"
+        assert not cell["codeVisible"], f"solution {i + 1} shows its code"
+        assert cell["shown"] == ANSWER_TITLE, f"solution {i + 1} shows {cell['shown'][:200]!r}"

@@ -25,6 +25,7 @@ from pathlib import Path
 from browser_support import (
     CHROMIUM_ARGS,
     JupyterLab,
+    check_answers_stay_hidden,
     chromium_or_skip,
     open_notebook,
     run_all_cells,
@@ -33,20 +34,10 @@ from browser_support import (
 from helpers.cloud import ensure_cloud
 from helpers.paths import REPO_ROOT
 
-# Solution cells (first line "# Solution..."): is the editor visible, and what text does the output show?
-SOLUTIONS_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
-  .filter(c => c.model.type === 'code' && c.model.sharedModel.getSource().startsWith('# Solution'))
-  .map(c => {
-    const editor = c.node.querySelector('.jp-Cell-inputWrapper .jp-InputArea-editor');
-    const output = c.node.querySelector('.jp-Cell-outputWrapper');
-    return {code: !!editor && editor.getBoundingClientRect().height > 0,
-            shown: output ? output.innerText.trim() : ''};
-  })"""
 FIGURE_CELLS_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .map((c, i) => [i, !!c.node.querySelector('.jp-OutputArea-output img')])
   .filter(pair => pair[1]).map(pair => pair[0])"""
 SCROLL_TO_JS = "i => window.jupyterapp.shell.currentWidget.content.widgets[i].node.scrollIntoView()"
-FOLDED_TITLE = "Show the answer's output (try the exercise first)"
 
 
 def walk(notebook: Path, out: Path, endpoint: str) -> list[str]:
@@ -67,9 +58,10 @@ def walk(notebook: Path, out: Path, endpoint: str) -> list[str]:
             open_notebook(page, lab, notebook.name)
             state = run_all_cells(page, timeout_s=600)
             seconds = time.monotonic() - started
-            for k, solution in enumerate(page.evaluate(SOLUTIONS_JS), start=1):
-                if solution["code"] or solution["shown"] not in ("", FOLDED_TITLE):
-                    problems.append(f"solution {k} shows {solution['shown'][:60]!r}")
+            try:
+                check_answers_stay_hidden(page)
+            except AssertionError as err:
+                problems.append(str(err).splitlines()[0])
             figures = page.evaluate(FIGURE_CELLS_JS)
             for k, index in enumerate(figures):
                 page.evaluate(SCROLL_TO_JS, index)

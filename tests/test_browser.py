@@ -26,12 +26,12 @@ import pytest
 from browser_support import (
     CHROMIUM_ARGS,
     JupyterLab,
+    check_answers_stay_hidden,
     chromium_or_skip,
     open_notebook,
     run_all_cells,
 )
 
-from helpers.answers import ANSWER_TITLE
 from helpers.browse import chunks_for_region
 from helpers.paths import REPO_ROOT
 
@@ -131,29 +131,6 @@ class ViewerDriver:
             assert not shown.cached and shown.requests == len(new) and shown.bytes > 0, (shown, new)
         else:
             assert shown.cached and shown.requests == 0, shown
-
-
-SOLUTIONS_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
-  .filter(c => c.model.type === 'code' && (c.model.getMetadata('tags') || []).includes('solution'))
-  .map(c => {
-    const editor = c.node.querySelector('.jp-Cell-inputWrapper .jp-InputArea-editor');
-    const out = c.node.querySelector('.jp-Cell-outputWrapper');
-    return {
-      codeVisible: !!editor && editor.getBoundingClientRect().height > 0,
-      shown: out ? out.innerText.trim() : '',
-      outputs: c.model.outputs.length,
-    };
-  })"""
-
-
-def check_answers_stay_hidden(page) -> None:
-    """After Run All, a solution shows neither its code nor its output: only the closed accordion."""
-    solutions = page.evaluate(SOLUTIONS_JS)
-    assert solutions, "no solution cell found"
-    for i, cell in enumerate(solutions):
-        assert cell["outputs"] >= 1, f"solution {i + 1} did not run"
-        assert not cell["codeVisible"], f"solution {i + 1} shows its code"
-        assert cell["shown"] == ANSWER_TITLE, f"solution {i + 1} shows {cell['shown'][:200]!r}"
 
 
 def clear_viewer_cache(page) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..model import check_count
+from ..text import plural
 from .blocks import LABEL_DTYPE
 from .pipeline import DEFAULT_MIN_SIZE, fill_holes_in_planes
 
@@ -52,18 +53,13 @@ class StepCounts:
     def __str__(self) -> str:
         share = self.holes_filled / self.foreground if self.foreground else 0.0
         return (
-            f"threshold {self.threshold:.0f}: {_many(self.threshold_objects, 'object')}, "
+            f"threshold {self.threshold:.0f}: {plural(self.threshold_objects, 'object', grouped=True)}, "
             f"{self.foreground:,} voxels above it\n"
-            f"fill holes: +{_many(self.holes_filled, 'voxel')} inside objects "
+            f"fill holes: +{plural(self.holes_filled, 'voxel', grouped=True)} inside objects "
             f"({share:.1%} of the foreground)\n"
-            f"remove objects under {self.min_size} voxels: {_many(self.small_removed, 'object')} "
-            f"gone, {_many(self.objects, 'object')} left"
+            f"remove objects under {self.min_size} voxels: {plural(self.small_removed, 'object', grouped=True)} "
+            f"gone, {plural(self.objects, 'object', grouped=True)} left"
         )
-
-
-def _many(count: int, word: str) -> str:
-    """``"1 object"``, ``"37,840 objects"``: thousands separated, plural unless exactly 1."""
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def count_steps(
