@@ -15,8 +15,10 @@ gives ``206``); no client sends that, so the proxy leaves it alone.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import time
+import zlib
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
@@ -40,14 +42,19 @@ def ranged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
 
 
 def request(
-    cloud: Cloud, method: str, range_: str | None = None, body: bytes | None = None
+    cloud: Cloud,
+    method: str,
+    range_: str | None = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    key: str = KEY,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One request for ``KEY`` in the scratch bucket: (status, headers, body)."""
+    """One request for ``key`` in the scratch bucket: (status, headers, body)."""
     where = urlparse(cloud.endpoint)
     connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
     try:
-        headers = {} if range_ is None else {"Range": range_}
-        connection.request(method, f"/{cloud.scratch_bucket}/{KEY}", body=body, headers=headers)
+        headers = dict(headers or {}) | ({} if range_ is None else {"Range": range_})
+        connection.request(method, f"/{cloud.scratch_bucket}/{key}", body=body, headers=headers)
         answer = connection.getresponse()
         return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
     finally:
@@ -117,6 +124,38 @@ def test_status_counts_ranges_and_the_bytes_actually_sent(ranged: Cloud) -> None
     assert (ranged.status().range_requests, ranged.status().range_bytes) == (4, 1300)
     after = ranged.reset_stats()
     assert (after.requests, after.bytes_sent, after.range_requests, after.range_bytes) == (0,) * 4
+
+
+def test_a_plain_get_has_the_headers_moto_gives(ranged: Cloud) -> None:
+    """The backend answers plain and ranged GETs from the stored bytes (FastReads), not via moto.
+
+    A query string sends the same GET through moto: both answers must agree, stored metadata
+    included, and conditional GETs stay moto's (304 for a matching ETag).
+    """
+    stored = {"Content-Type": "text/plain", "Cache-Control": "no-cache", "x-amz-meta-stain": "DAPI"}
+    assert request(ranged, "PUT", body=b"nuclei", headers=stored, key="meta/k")[0] == 200
+    fast = request(ranged, "GET", key="meta/k")
+    moto = request(ranged, "GET", key="meta/k?x-id=GetObject")
+    assert fast[0] == moto[0] == 200 and fast[2] == moto[2] == b"nuclei"
+    compared = ["content-type", "cache-control", "x-amz-meta-stain", "etag", "last-modified"]
+    compared += ["content-length", "accept-ranges"]
+    assert {h: fast[1].get(h) for h in compared} == {h: moto[1].get(h) for h in compared}
+    assert fast[1]["content-type"] == "text/plain" and fast[1]["x-amz-meta-stain"] == "DAPI"
+    assert "x-amzn-requestid" in moto[1] and "x-amzn-requestid" not in fast[1]  # who answered
+    part = request(ranged, "GET", "bytes=1-3", key="meta/k")
+    assert (part[0], part[2], part[1]["content-range"]) == (206, b"ucl", "bytes 1-3/6")
+    assert part[1]["x-amz-meta-stain"] == "DAPI"
+    etag = fast[1]["etag"]
+    assert request(ranged, "GET", headers={"If-None-Match": etag}, key="meta/k")[0] == 304
+    assert request(ranged, "GET", headers={"If-Match": '"other"'}, key="meta/k")[0] == 412
+    assert request(ranged, "GET", key="meta/absent")[0] == 404
+    # botocore asks for the stored checksum on every GET: an object PUT with one gets it back
+    crc = base64.b64encode(zlib.crc32(b"nuclei").to_bytes(4, "big")).decode()
+    sums = {"x-amz-checksum-crc32": crc, "x-amz-sdk-checksum-algorithm": "CRC32"}
+    assert request(ranged, "PUT", body=b"nuclei", headers=sums, key="meta/sum")[0] == 200
+    ask = {"x-amz-checksum-mode": "ENABLED"}
+    assert request(ranged, "GET", headers=ask, key="meta/sum")[1]["x-amz-checksum-crc32"] == crc
+    assert "x-amz-checksum-crc32" not in request(ranged, "GET", headers=ask, key="meta/k")[1]
 
 
 def test_the_bandwidth_cap_slows_range_answers(ranged: Cloud) -> None:
