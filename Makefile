@@ -62,10 +62,13 @@ data: setup
 cloud: data
 	$(PY) -m helpers.cloud serve
 
-# JupyterLab reads jupyter-config/ too (no news pop-up, no news or update checks on the internet); its
-# log goes to $(DATA_DIR)/lab.log so that the URL to open is the last line printed.
+# JupyterLab reads jupyter-config/ too (no news pop-up, no news or update checks on the internet, idle
+# kernels culled); its log goes to $(DATA_DIR)/lab.log so that the URL to open is the last line printed.
+# binder/start exports the session's settings, as on Binder; the course's .venv/bin comes first on the
+# PATH, so `python -m ...` in a JupyterLab terminal is the course's Python.
 lab: data
 	@mkdir -p $(DATA_DIR); rm -f $(DATA_DIR)/cloud.log $(DATA_DIR)/lab.log; \
+	. binder/start; export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
 	$(PY) -m helpers.cloud serve > $(DATA_DIR)/cloud.log 2>&1 & cloud=$$!; \
 	trap 'kill $$lab $$cloud 2>/dev/null; wait $$lab $$cloud 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 1 600); do grep -q READY $(DATA_DIR)/cloud.log && break; \
@@ -95,8 +98,8 @@ browser:
 	  else echo "chromium or Xvfb not found and cannot be installed here: the browser and napari tests will fail under CI"; fi; }
 
 lint: setup
-	$(VENV)/bin/ruff check helpers tests notebooks activities requirements
-	$(VENV)/bin/ruff format --check helpers tests notebooks activities requirements
+	$(VENV)/bin/ruff check helpers course_tools tests notebooks activities requirements
+	$(VENV)/bin/ruff format --check helpers course_tools tests notebooks activities requirements
 	$(VENV)/bin/mypy
 
 test: setup browser data lint

@@ -46,6 +46,7 @@ __all__ = [
     "VIEW_CONCURRENCY",
     "VIEW_TIMEOUT_S",
     "NEUROGLANCER_FIT_PX",
+    "OWNER_POLL_S",
 ]
 
 # --- network clients ------------------------------------------------------------------------------
@@ -79,6 +80,8 @@ CLOUD_CONTROL_TIMEOUT_S = 5.0
 """Timeout of one request to the cloud's ``/_cloud/...`` control paths."""
 UPSTREAM_READ_TIMEOUT_S = 30.0
 """The proxy gives up on a silent moto answer after this long."""
+OWNER_POLL_S = 0.5
+"""How often a local cloud checks that the process it belongs to still runs (it ends when not)."""
 
 # --- clusters -------------------------------------------------------------------------------------
 CLUSTER_CONNECT_TIMEOUT_S = 30.0

@@ -1,4 +1,8 @@
-"""Shared fixtures: the sample data (built once) and one local cloud for the whole test session."""
+"""Shared fixtures: the sample data (built once) and one local cloud for the whole test session.
+
+The notebooks run as one Binder-shaped session in the background from the moment the tests are
+collected (``tests/binder_session.py``); their tests run last and wait for its report.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from binder_session import BackgroundSession
 
 from helpers.catalog import remote_available
 from helpers.cloud import Cloud, start_cloud
@@ -46,8 +51,17 @@ def empty_cloud(tmp_path: Path) -> Iterator[Cloud]:
         yield running
 
 
+SESSION = pytest.StashKey[BackgroundSession]()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked ``online`` when the public host does not answer (they need real data)."""
+    """Skip ``online`` tests when the public host does not answer; run the notebooks' tests last.
+
+    The tests that wait for the notebooks' session (those using the ``binder_session`` fixture) go
+    last, so the session runs beside all the others.
+    """
+    waiting = [item for item in items if "binder_session" in getattr(item, "fixturenames", ())]
+    items[:] = [item for item in items if item not in waiting] + waiting
     online = [item for item in items if item.get_closest_marker("online")]
     if online and not remote_available():
         skip = pytest.mark.skip(
@@ -55,3 +69,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
         for item in online:
             item.add_marker(skip)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the notebooks' Binder-shaped session in the background, if their tests were selected."""
+    paths = sorted(
+        {
+            item.callspec.params["path"]
+            for item in session.items
+            if item.path.name == "test_notebooks.py" and hasattr(item, "callspec")
+        }
+    )
+    if paths and not session.config.option.collectonly:
+        background = BackgroundSession(paths)
+        background.start()
+        session.config.stash[SESSION] = background
+
+
+@pytest.fixture(scope="session")
+def binder_session(request: pytest.FixtureRequest) -> BackgroundSession:
+    """The notebooks' session, started at collection (see :mod:`binder_session`)."""
+    return request.config.stash[SESSION]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """End the background session if the tests stopped before it did."""
+    background = session.config.stash.get(SESSION, None)
+    if background is not None:
+        background.stop()
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001
+    """Print the notebooks' table: seconds, peak memory and OOM kills in the Binder-shaped session."""
+    background = config.stash.get(SESSION, None)
+    if background is not None and background.report is not None:
+        terminalreporter.section("notebooks in a Binder-shaped session")
+        terminalreporter.write_line(background.table())

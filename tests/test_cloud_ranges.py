@@ -15,11 +15,10 @@ gives ``206``); no client sends that, so the proxy leaves it alone.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import time
-import zlib
 from collections.abc import Iterator
+from typing import NamedTuple
 from urllib.parse import urlparse
 
 import numpy as np
@@ -32,29 +31,50 @@ BODY = np.random.default_rng(10).bytes(SIZE)
 KEY = "ranges/one-megabyte"
 
 
+class Served(NamedTuple):
+    """A cloud, and the bucket of it a test reads."""
+
+    cloud: Cloud
+    bucket: str
+
+
 @pytest.fixture(scope="module")
-def ranged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    """A private cloud without latency, a 1 MB object of known bytes in its scratch bucket."""
-    with start_cloud(latency_ms=0, data=tmp_path_factory.mktemp("no-samples")) as running:
-        status, _, _ = request(running, "PUT", body=BODY)
+def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """A private cloud without latency, a 1 MB object of known bytes in both buckets.
+
+    In the public bucket it is a file of the cloud's data folder; in the scratch bucket, PUT into moto.
+    """
+    data = tmp_path_factory.mktemp("data")
+    (data / KEY).parent.mkdir(parents=True)
+    (data / KEY).write_bytes(BODY)
+    with start_cloud(latency_ms=0, data=data) as running:
+        status, _, _ = request(Served(running, running.scratch_bucket), "PUT", body=BODY)
         assert status == 200
         yield running
 
 
+@pytest.fixture(
+    params=["public", "scratch"], ids=["public bucket, from disk", "scratch bucket, moto"]
+)
+def ranged(private: Cloud, request: pytest.FixtureRequest) -> Served:
+    """The 1 MB object as each bucket serves it: the same answers are expected from both."""
+    return Served(private, getattr(private, f"{request.param}_bucket"))
+
+
 def request(
-    cloud: Cloud,
+    served: Served,
     method: str,
     range_: str | None = None,
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
     key: str = KEY,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One request for ``key`` in the scratch bucket: (status, headers, body)."""
-    where = urlparse(cloud.endpoint)
+    """One request for ``key`` in the bucket of ``served``: (status, headers, body)."""
+    where = urlparse(served.cloud.endpoint)
     connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
     try:
         headers = dict(headers or {}) | ({} if range_ is None else {"Range": range_})
-        connection.request(method, f"/{cloud.scratch_bucket}/{key}", body=body, headers=headers)
+        connection.request(method, f"/{served.bucket}/{key}", body=body, headers=headers)
         answer = connection.getresponse()
         return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
     finally:
@@ -104,10 +124,10 @@ def test_head_says_ranges_are_accepted_and_the_size(ranged: Cloud) -> None:
 
 
 def test_status_counts_ranges_and_the_bytes_actually_sent(ranged: Cloud) -> None:
-    ranged.reset_stats()
+    ranged.cloud.reset_stats()
     for start in (0, 500_000, 999_900):
         assert request(ranged, "GET", f"bytes={start}-{start + 99}")[0] == 206
-    status = ranged.status()
+    status = ranged.cloud.status()
     assert status.requests_by_method == {"GET": 3}
     assert status.range_requests == 3
     assert status.range_bytes == 300
@@ -115,51 +135,38 @@ def test_status_counts_ranges_and_the_bytes_actually_sent(ranged: Cloud) -> None
 
     assert request(ranged, "GET")[0] == 200  # a whole object: bytes, but no range
     assert request(ranged, "HEAD", "bytes=0-9")[0] == 206  # a HEAD sends no body
-    status = ranged.status()
+    status = ranged.cloud.status()
     assert (status.range_requests, status.range_bytes) == (3, 300)
     assert status.bytes_sent == 300 + SIZE
     assert status.requests_by_method == {"GET": 4, "HEAD": 1}
 
     assert request(ranged, "GET", "bytes=-1000")[0] == 206
-    assert (ranged.status().range_requests, ranged.status().range_bytes) == (4, 1300)
-    after = ranged.reset_stats()
+    assert (ranged.cloud.status().range_requests, ranged.cloud.status().range_bytes) == (4, 1300)
+    after = ranged.cloud.reset_stats()
     assert (after.requests, after.bytes_sent, after.range_requests, after.range_bytes) == (0,) * 4
 
 
-def test_a_plain_get_has_the_headers_moto_gives(ranged: Cloud) -> None:
-    """The backend answers plain and ranged GETs from the stored bytes (FastReads), not via moto.
-
-    A query string sends the same GET through moto: both answers must agree, stored metadata
-    included, and conditional GETs stay moto's (304 for a matching ETag).
-    """
-    stored = {"Content-Type": "text/plain", "Cache-Control": "no-cache", "x-amz-meta-stain": "DAPI"}
-    assert request(ranged, "PUT", body=b"nuclei", headers=stored, key="meta/k")[0] == 200
-    fast = request(ranged, "GET", key="meta/k")
-    moto = request(ranged, "GET", key="meta/k?x-id=GetObject")
-    assert fast[0] == moto[0] == 200 and fast[2] == moto[2] == b"nuclei"
-    compared = ["content-type", "cache-control", "x-amz-meta-stain", "etag", "last-modified"]
-    compared += ["content-length", "accept-ranges"]
-    assert {h: fast[1].get(h) for h in compared} == {h: moto[1].get(h) for h in compared}
-    assert fast[1]["content-type"] == "text/plain" and fast[1]["x-amz-meta-stain"] == "DAPI"
-    assert "x-amzn-requestid" in moto[1] and "x-amzn-requestid" not in fast[1]  # who answered
-    part = request(ranged, "GET", "bytes=1-3", key="meta/k")
-    assert (part[0], part[2], part[1]["content-range"]) == (206, b"ucl", "bytes 1-3/6")
-    assert part[1]["x-amz-meta-stain"] == "DAPI"
-    etag = fast[1]["etag"]
-    assert request(ranged, "GET", headers={"If-None-Match": etag}, key="meta/k")[0] == 304
-    assert request(ranged, "GET", headers={"If-Match": '"other"'}, key="meta/k")[0] == 412
-    assert request(ranged, "GET", key="meta/absent")[0] == 404
-    # botocore asks for the stored checksum on every GET: an object PUT with one gets it back
-    crc = base64.b64encode(zlib.crc32(b"nuclei").to_bytes(4, "big")).decode()
-    sums = {"x-amz-checksum-crc32": crc, "x-amz-sdk-checksum-algorithm": "CRC32"}
-    assert request(ranged, "PUT", body=b"nuclei", headers=sums, key="meta/sum")[0] == 200
-    ask = {"x-amz-checksum-mode": "ENABLED"}
-    assert request(ranged, "GET", headers=ask, key="meta/sum")[1]["x-amz-checksum-crc32"] == crc
-    assert "x-amz-checksum-crc32" not in request(ranged, "GET", headers=ask, key="meta/k")[1]
+def test_the_public_bucket_answers_conditional_gets_like_moto(private: Cloud) -> None:
+    """The public bucket is read from disk, the scratch bucket by moto: S3's rules hold for both."""
+    for bucket in (private.public_bucket, private.scratch_bucket):
+        served = Served(private, bucket)
+        status, headers, body = request(served, "GET")
+        assert (status, body, headers["accept-ranges"]) == (200, BODY, "bytes")
+        etag, modified = headers["etag"], headers["last-modified"]
+        assert request(served, "GET", headers={"If-None-Match": etag})[0] == 304
+        assert request(served, "GET", headers={"If-None-Match": '"other"'})[0] == 200
+        assert request(served, "GET", headers={"If-Match": etag})[0] == 200
+        assert request(served, "GET", headers={"If-Match": '"other"'})[0] == 412
+        assert request(served, "GET", headers={"If-Modified-Since": modified})[0] == 304
+        old = "Mon, 01 Jan 2001 00:00:00 GMT"
+        assert request(served, "GET", headers={"If-Unmodified-Since": old})[0] == 412
+        missing = request(served, "GET", key="ranges/absent")
+        assert missing[0] == 404 and b"<Code>NoSuchKey</Code>" in missing[2], bucket
+        assert request(served, "HEAD", key="ranges/absent")[:3:2] == (404, b"")
 
 
 def test_the_bandwidth_cap_slows_range_answers(ranged: Cloud) -> None:
-    ranged.set_conditions(bandwidth_mbps=16)  # 2 MB/s
+    ranged.cloud.set_conditions(bandwidth_mbps=16)  # 2 MB/s
     try:
         started = time.perf_counter()
         status, _, body = request(ranged, "GET", "bytes=0-499999")
@@ -170,7 +177,7 @@ def test_the_bandwidth_cap_slows_range_answers(ranged: Cloud) -> None:
         assert len(request(ranged, "GET", "bytes=0-99")[2]) == 100
         assert time.perf_counter() - started < 0.2  # 100 bytes: no wait worth measuring
     finally:
-        ranged.set_conditions(bandwidth_mbps=None)
+        ranged.cloud.set_conditions(bandwidth_mbps=None)
 
 
 def test_status_of_an_older_cloud_without_range_counters_still_parses() -> None:

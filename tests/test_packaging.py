@@ -3,6 +3,7 @@ and the repository has what Binder and CI need (the lock itself: tests/test_lock
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -77,6 +78,26 @@ def test_binder_postbuild_installs_helpers_and_builds_data() -> None:
     assert os.access(post, os.X_OK)
     text = post.read_text()
     assert "pip install" in text and "helpers.samples build" in text
+
+
+def test_binder_start_sets_the_session_environment_that_make_lab_and_the_tests_use() -> None:
+    start = REPO_ROOT / "binder" / "start"
+    assert os.access(start, os.X_OK)
+    assert start.read_text().rstrip().endswith('exec "$@"')  # Jupyter must still start
+    assert ". binder/start;" in (REPO_ROOT / "Makefile").read_text()
+    from course_tools.binder import binder_environment
+
+    assert binder_environment(start) == {"MALLOC_MMAP_THRESHOLD_": "131072"}
+
+
+def test_idle_kernels_are_culled_in_make_lab_and_on_binder() -> None:
+    config = json.loads((REPO_ROOT / "jupyter-config" / "jupyter_server_config.json").read_text())
+    culling = config["MappingKernelManager"]
+    assert culling["cull_idle_timeout"] == 1200 and culling["cull_connected"] is True
+    assert not culling["cull_busy"]
+    post = (REPO_ROOT / "binder" / "postBuild").read_text()
+    assert "jupyter-config/jupyter_server_config.json" in post
+    assert 'JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter-config' in (REPO_ROOT / "Makefile").read_text()
 
 
 def test_ci_runs_the_readme_test_command() -> None:

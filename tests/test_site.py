@@ -1,7 +1,7 @@
 """The rendered course site (``make book``): built offline from the test run's executed notebooks.
 
-Runs after tests/test_notebooks.py (alphabetical order), which saves each executed notebook into
-``test-artifacts/executed/``; the build reuses those outputs and never starts a kernel. Every internal link,
+Waits for the notebooks' Binder-shaped session (``tests/binder_session.py``), which saves each executed
+notebook into ``test-artifacts/executed/``; the build reuses those outputs and never starts a kernel. Every internal link,
 anchor and image of the HTML must resolve, and the build must not touch the network.
 """
 
@@ -52,7 +52,8 @@ def parse(path: Path) -> Page:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+def site(tmp_path_factory: pytest.TempPathFactory, binder_session) -> tuple[Path, object]:
+    binder_session.wait()  # the executed notebooks
     out = tmp_path_factory.mktemp("site")
     real_connect = socket.socket.connect
 

@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
         help="do not record this cloud for notebooks to find",
     )
     serve.add_argument("--fault", type=_fault, action="append", default=[], help=fault_help)
+    serve.add_argument(
+        "--owner-pid",
+        type=int,
+        default=None,
+        metavar="PID",
+        help="stop when process PID ends (default: the process that started this command)",
+    )
 
     commands.add_parser(
         "check",
@@ -115,6 +122,7 @@ def _serve(args: argparse.Namespace) -> int:
             write_state=not args.no_state_file,
             host=args.host,
             faults=args.fault,
+            owner=args.owner_pid,
         )
     )
     return 0

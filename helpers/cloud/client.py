@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ..config import CLOUD_CONTROL_TIMEOUT_S, CLOUD_START_TIMEOUT_S, DEFAULT_LATENCY_MS
 from ..paths import data_dir
+from ..session import memory_warning
 from .faults import Fault, ParamValue, make_fault
 from .startup import StartupError, read_announcement
 from .status import CloudStatus
@@ -38,6 +41,9 @@ __all__ = [
     "cloud_status",
     "ensure_cloud",
     "find_cloud",
+    "process_alive",
+    "read_state",
+    "session_owner",
     "start_cloud",
     "state_file",
 ]
@@ -237,7 +243,13 @@ def cloud_status(endpoint: str, timeout: float = CLOUD_CONTROL_TIMEOUT_S) -> Clo
 
 
 def find_cloud() -> Cloud | None:
-    """The running cloud named by ``$COURSE_ENDPOINT`` or the state file, if it answers."""
+    """The running cloud named by ``$COURSE_ENDPOINT`` or the state file, if it is alive.
+
+    A cloud recorded in the state file is alive while the process that wrote the record runs (the
+    same process: its start time is recorded too, so a reused process id does not count). Its
+    answers are not needed: under load (a CPU saturated by Dask workers) a status request can take
+    seconds, and taking a slow cloud for a dead one would start a second one beside it.
+    """
     endpoint = os.environ.get(ENDPOINT_ENV)
     if endpoint:
         try:
@@ -245,12 +257,50 @@ def find_cloud() -> Cloud | None:
         except CloudError as err:
             raise CloudError(f"{ENDPOINT_ENV}={endpoint} is set, but {err}") from None
         return Cloud(endpoint, status.public_bucket, status.scratch_bucket)
+    state = read_state()
+    if state is None or not process_alive(state.get("pid"), state.get("started")):
+        return None
+    return Cloud(
+        state["endpoint"],
+        state.get("public_bucket", PUBLIC_BUCKET),
+        state.get("scratch_bucket", SCRATCH_BUCKET),
+    )
+
+
+def read_state() -> dict[str, Any] | None:
+    """The state file's record of the shared cloud (``endpoint``, ``pid``, ``started``...), if any."""
     try:
         state = json.loads(state_file().read_text())
-        status = cloud_status(state["endpoint"], timeout=2.0)
-    except (OSError, ValueError, KeyError, CloudError):
+    except (OSError, ValueError):
         return None
-    return Cloud(state["endpoint"], status.public_bucket, status.scratch_bucket)
+    return state if isinstance(state, dict) and "endpoint" in state else None
+
+
+def process_alive(pid: Any, started: Any = None) -> bool:
+    """Whether process ``pid`` runs (and, if ``started`` is given, started at that time).
+
+    Examples
+    --------
+    >>> process_alive(os.getpid()), process_alive(os.getpid(), 0.0), process_alive(None)
+    (True, False, False)
+    """
+    try:
+        process = psutil.Process(int(pid))
+        running = process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        return running and (started is None or abs(process.create_time() - float(started)) < 0.01)
+    except (psutil.Error, TypeError, ValueError):
+        return False
+
+
+def session_owner() -> int:
+    """The process a shared cloud belongs to: the Jupyter server of this kernel, else this process.
+
+    A notebook's kernel is started by the Jupyter server, which names itself in ``$JPY_PARENT_PID``.
+    The shared cloud belongs to the server, not to the kernel that happened to start it: it serves
+    every notebook of the session, and ends with the session.
+    """
+    parent = os.environ.get("JPY_PARENT_PID", "")
+    return int(parent) if parent.isdigit() and process_alive(parent) else os.getpid()
 
 
 def start_cloud(
@@ -262,14 +312,20 @@ def start_cloud(
     record_state: bool = False,
     log: Path | None = None,
     faults: Iterable[str] = (),
+    owner: int | None = None,
 ) -> Cloud:
     """Start a new local cloud in a subprocess and wait until it serves; stop it with ``.stop()``.
 
-    With ``record_state`` it records itself in the state file so other notebooks find it, and keeps
-    running after this Python exits (it is started in its own session). ``faults`` are in force from
-    the start, written as on the command line (``"slowdown:rate=0.5,seed=1"``).
+    It ends when it is stopped or when the process ``owner`` (default: this one) ends, however it
+    ends (a crash, a kill by the out-of-memory killer): no cloud outlives its owner. With
+    ``record_state`` it records itself in the state file so other notebooks find it (it is then
+    started in its own session, so that interrupting a notebook does not interrupt it).
+    ``faults`` are in force from the start, written as on the command line
+    (``"slowdown:rate=0.5,seed=1"``).
     """
+    owner = os.getpid() if owner is None else owner
     cmd = [sys.executable, "-m", "helpers.cloud", "serve", "--port", str(port)]
+    cmd += ["--owner-pid", str(owner)]
     cmd += ["--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms)]
     for spec in faults:
         cmd += ["--fault", spec]
@@ -302,9 +358,12 @@ def start_cloud(
 
 
 def ensure_cloud(verbose: bool = True) -> Cloud:
-    """Return the running local cloud, starting a shared one (100 ms latency) if none answers.
+    """Return the running local cloud, starting a shared one (100 ms latency) if none runs.
 
-    Safe to call from several notebooks at once: a lock file makes sure only one cloud is started.
+    Safe to call from several notebooks at once: a lock file makes sure only one cloud is started,
+    and a running cloud is used however slowly it answers (see :func:`find_cloud`). A cloud started
+    here belongs to the Jupyter server (:func:`session_owner`) and ends with it. With ``verbose``,
+    it also warns when the session's memory runs short (:func:`helpers.session.memory_warning`).
 
     Parameters
     ----------
@@ -319,21 +378,21 @@ def ensure_cloud(verbose: bool = True) -> Cloud:
     'http://127.0.0.1:40263/course-data/v0.4/idr0062A/6001240.zarr/.zattrs'
     """
     cloud = find_cloud()
-    if cloud is not None:
-        return cloud
-    data_dir().mkdir(parents=True, exist_ok=True)
-    with open(data_dir() / "cloud.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        cloud = find_cloud()
-        if cloud is None:
-            if verbose:
-                print(
-                    "No local cloud is running: starting one (first start may build the sample data)..."
+    if cloud is None:
+        data_dir().mkdir(parents=True, exist_ok=True)
+        with open(data_dir() / "cloud.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time; the others then find it
+            cloud = find_cloud()
+            if cloud is None:
+                if verbose:
+                    print("No local cloud is running: starting one for this Jupyter session...")
+                cloud = start_cloud(
+                    record_state=True, log=data_dir() / "cloud.log", owner=session_owner()
                 )
-            cloud = start_cloud(record_state=True, log=data_dir() / "cloud.log")
-            cloud.process = None  # shared: it outlives this notebook
-        with contextlib.suppress(OSError):
-            fcntl.flock(lock, fcntl.LOCK_UN)
+                cloud.process = None  # shared: it belongs to the session, not to this notebook
     if verbose:
         print(f"Local cloud at {cloud.endpoint} (bucket {cloud.public_bucket})")
+        warning = memory_warning()
+        if warning:
+            print(warning)
     return cloud

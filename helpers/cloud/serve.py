@@ -14,8 +14,10 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..config import BACKEND_START_TIMEOUT_S
-from .client import PUBLIC_BUCKET, SCRATCH_BUCKET, state_file
+import psutil
+
+from ..config import BACKEND_START_TIMEOUT_S, OWNER_POLL_S
+from .client import PUBLIC_BUCKET, SCRATCH_BUCKET, process_alive, state_file
 from .conditions import NetworkConditions
 from .faults import Fault
 from .proxy import LatencyProxy
@@ -43,6 +45,28 @@ def start_backend(data: Path) -> tuple[subprocess.Popen, str, int, int, str]:
         raise RuntimeError(str(err)) from None
     port, objects, nbytes, secret = said["READY"].split()
     return process, f"http://127.0.0.1:{port}", int(objects), int(nbytes), secret
+
+
+def _record(endpoint: str) -> dict[str, object]:
+    """What the state file says of this cloud: where it is and which process serves it."""
+    return {
+        "endpoint": endpoint,
+        "public_bucket": PUBLIC_BUCKET,
+        "scratch_bucket": SCRATCH_BUCKET,
+        "pid": os.getpid(),
+        "started": psutil.Process().create_time(),
+    }
+
+
+async def _stop_when_gone(owner: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` once process ``owner`` has ended (checked twice a second)."""
+    try:
+        started = psutil.Process(owner).create_time()
+    except psutil.Error:
+        started = None
+    while process_alive(owner, started):
+        await asyncio.sleep(OWNER_POLL_S)
+    stop.set()
 
 
 def check_port(host: str, port: int) -> None:
@@ -88,10 +112,12 @@ async def serve(
     write_state: bool = True,
     host: str = LOOPBACK,
     faults: Iterable[Fault] = (),
+    owner: int | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; print ENDPOINT, BUCKET, SCRATCH and READY lines first.
+    """Serve until SIGINT or SIGTERM, or until the process ``owner`` ends (default: the parent).
 
-    Raises ``ValueError`` (one line) when the proxy cannot listen on ``host:port``.
+    Prints ENDPOINT, BUCKET, SCRATCH and READY lines first. Raises ``ValueError`` (one line) when
+    the proxy cannot listen on ``host:port``.
     """
     backend, upstream, objects, nbytes, secret = start_backend(data)
     proxy = LatencyProxy(
@@ -101,6 +127,7 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    watch = loop.create_task(_stop_when_gone(os.getppid() if owner is None else owner, stop))
     try:
         try:
             await proxy.start()
@@ -120,10 +147,11 @@ async def serve(
             print(f"FAULT {json.dumps(fault.as_dict())}", flush=True)
         if write_state:
             state_file().parent.mkdir(parents=True, exist_ok=True)
-            state_file().write_text(json.dumps({"endpoint": proxy.endpoint, "pid": os.getpid()}))
+            state_file().write_text(json.dumps(_record(proxy.endpoint)))
         print("READY (Ctrl-C stops)", flush=True)
         await stop.wait()
     finally:
+        watch.cancel()
         await proxy.stop()
         backend.terminate()
         backend.wait()

@@ -2,10 +2,9 @@
 
 Two ways to serve a build (:class:`~helpers.formats.build.FormatFiles`):
 
-- :func:`serve_formats` without an endpoint starts a **private** local cloud (a few seconds): the
-  Zarr store is loaded into its public bucket at start (the cloud loads every ``*.zarr`` folder it is
-  given, thousands of objects per second), the TIFF, HDF5, one-byte and probe objects are PUT into
-  its scratch bucket. Changing its latency disturbs nobody else's notebook.
+- :func:`serve_formats` without an endpoint starts a **private** local cloud (about a second) whose
+  public bucket is the build folder itself, read from disk: the Zarr store, the TIFF, HDF5, one-byte
+  and probe files. Changing its latency disturbs nobody else's notebook.
 - :func:`serve_formats` with an endpoint (or :func:`upload_formats`) PUTs everything into a running
   cloud's scratch bucket under ``formats/<spec>/``; the 4,096 Zarr chunks take about half a minute
   the first time, as the store behind the cloud accepts about a hundred PUTs a second. A marker
@@ -137,7 +136,6 @@ def _run_apart(coroutine: Coroutine[Any, Any, None]) -> None:
 def upload_formats(
     cloud: Cloud,
     files: FormatFiles,
-    zarr_url: str | None = None,
     progress: Callable[[str], None] = logger.info,
 ) -> RemoteFormats:
     """PUT a build into ``cloud``'s scratch bucket under ``formats/<spec name>/`` (once per build).
@@ -148,8 +146,6 @@ def upload_formats(
         A running local cloud.
     files : FormatFiles
         What :func:`~helpers.formats.build_formats` returned.
-    zarr_url : str, optional
-        Where the Zarr store is already served (it is then not uploaded).
     progress : callable, optional
         Receives a line of text per step.
 
@@ -170,21 +166,18 @@ def upload_formats(
 
     urls = {fmt: url(name) for fmt, name in FILE_NAMES.items()}
     urls["probe"] = url(PROBE_NAME)
-    if zarr_url is not None:
-        urls["zarr"] = zarr_url
     sizes = {fmt: files.size(fmt) for fmt in FILE_NAMES}
     sizes["probe"] = FORMATS_PROBE_BYTES
-    stamp = {**_stamp(files), "zarr_uploaded": zarr_url is None}
+    stamp = _stamp(files)
     remote = RemoteFormats(files.spec, cloud.endpoint, urls, sizes)
     if _already_uploaded(url(MARKER_NAME), stamp):
         return remote
     items: list[tuple[str, Callable[[], bytes]]] = [(urls["probe"], _probe_body)]
     for fmt in ("tiff", "hdf5", "overhead"):
         items.append((urls[fmt], files.path(fmt).read_bytes))
-    if zarr_url is None:
-        root = files.zarr
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            items.append((f"{urls['zarr']}/{path.relative_to(root).as_posix()}", path.read_bytes))
+    root = files.zarr
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        items.append((f"{urls['zarr']}/{path.relative_to(root).as_posix()}", path.read_bytes))
     progress(
         f"uploading {len(items)} objects to {cloud.endpoint}/{cloud.scratch_bucket}/{prefix}..."
     )
@@ -284,12 +277,13 @@ def serve_formats(
         cloud = Cloud(endpoint, status.public_bucket, status.scratch_bucket)
         return ServedFormats(cloud, upload_formats(cloud, files, progress=progress), private=False)
     progress(f"starting a private local cloud serving {files.folder}...")
-    cloud = start_cloud(latency_ms=latency_ms, data=files.folder)
-    try:
-        with cloud_conditions(cloud, latency_ms=0):  # the uploads need not wait
-            zarr_url = cloud.url(FILE_NAMES["zarr"])  # loaded at start (key = path under data)
-            remote = upload_formats(cloud, files, zarr_url=zarr_url, progress=progress)
-    except BaseException:
-        cloud.stop()
-        raise
+    probe = files.folder / PROBE_NAME
+    if not probe.is_file() or probe.stat().st_size != FORMATS_PROBE_BYTES:
+        probe.write_bytes(_probe_body())
+    cloud = start_cloud(latency_ms=latency_ms, data=files.folder)  # its files, from disk
+    urls = {fmt: cloud.url(name) for fmt, name in FILE_NAMES.items()}
+    urls["probe"] = cloud.url(PROBE_NAME)
+    sizes = {fmt: files.size(fmt) for fmt in FILE_NAMES}
+    sizes["probe"] = FORMATS_PROBE_BYTES
+    remote = RemoteFormats(files.spec, cloud.endpoint, urls, sizes)
     return ServedFormats(cloud, remote, private=True)

@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     view = open_in_neuroglancer(
         args.dataset, args.source, args.endpoint, layout=args.layout, port=args.port
     )
-    print(f"IMAGE {view.image_url}", flush=True)
-    print(f"SOURCE {view.source}", flush=True)
-    print(f"URL {view.url}", flush=True)
-    print("Open the URL in a browser on this machine. Serving until Ctrl-C.", flush=True)
-    try:
+    try:  # from the first line printed on, Ctrl-C ends the command cleanly
+        print(f"IMAGE {view.image_url}", flush=True)
+        print(f"SOURCE {view.source}", flush=True)
+        print(f"URL {view.url}", flush=True)
+        print("Open the URL in a browser on this machine. Serving until Ctrl-C.", flush=True)
         while True:
             time.sleep(SLEEP_S)
     except KeyboardInterrupt:
