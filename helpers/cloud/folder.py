@@ -22,41 +22,25 @@ server runs on, parses the ``Range`` header, ETags and dates, and streams the fi
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
 from werkzeug.http import http_date, parse_date, parse_etags, parse_range_header
 from werkzeug.wsgi import wrap_file
 
-__all__ = ["FolderBucket", "count_objects", "list_keys"]
+from .listing import LISTING_QUERY, Listed, ListRequest, listing_xml, paginate
 
-MAX_KEYS = 1000
-"""Most keys one listing answers, as on S3."""
+__all__ = ["FolderBucket", "StoredFile", "count_objects", "is_object", "list_keys"]
+
 FILE_BLOCK = 256 * 1024
-NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 OBJECT_QUERY = {"x-id"}
 """Query parameters a GET or HEAD of an object may carry (botocore names the operation in ``x-id``)."""
-
-LISTING_QUERY = {
-    "list-type",
-    "prefix",
-    "delimiter",
-    "max-keys",
-    "continuation-token",
-    "start-after",
-    "marker",
-    "encoding-type",
-    "fetch-owner",
-    "x-id",
-}
-"""Query parameters of a listing (ListObjectsV2 and ListObjects); other bucket requests go to moto."""
 
 StartResponse = Callable[..., Any]
 
@@ -188,133 +172,23 @@ class FolderBucket:
         except OSError:
             return None
 
-    # -- listings -----------------------------------------------------------------------------
+    # -- listings ----------------------------------------------------------------------------
     def _listing(self, query: dict[str, list[str]], start_response: StartResponse) -> list[bytes]:
-        def one(name: str, default: str = "") -> str:
-            return query.get(name, [default])[0]
-
-        v2 = one("list-type") == "2"
         try:
-            max_keys = min(int(one("max-keys", str(MAX_KEYS))), MAX_KEYS)
-            if max_keys < 0:
-                raise ValueError
-        except ValueError:
-            return _error(
-                start_response, 400, "InvalidArgument", "max-keys must be an integer >= 0"
-            )
-        prefix, delimiter = one("prefix"), one("delimiter")
-        token = one("continuation-token")
-        after = _decode_token(token) if token else one("start-after" if v2 else "marker")
-        page = paginate(list_keys(self.root, prefix), prefix, delimiter, after, max_keys)
-        body = self._listing_xml(query, page, v2, max_keys)
+            request = ListRequest.parse(query)
+        except ValueError as err:
+            return _error(start_response, 400, "InvalidArgument", str(err))
+        keys = list_keys(self.root, request.prefix)
+        body = listing_xml(self.bucket, query, request, paginate(keys, request), self._describe)
         start_response(
             "200 OK",
             [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
         )
         return [body]
 
-    def _listing_xml(
-        self, query: dict[str, list[str]], page: Page, v2: bool, max_keys: int
-    ) -> bytes:
-        encode = query.get("encoding-type", [""])[0] == "url"
-
-        def text(value: str) -> str:
-            return escape(quote(value, safe="/") if encode else value)
-
-        lines = [f"<Name>{escape(self.bucket)}</Name>"]
-        for name in ("prefix", "delimiter", "encoding-type"):
-            if name in query or name == "prefix":
-                tag = "".join(part.title() for part in name.split("-"))
-                value = query.get(name, [""])[0]
-                lines.append(f"<{tag}>{text(value) if name != 'encoding-type' else value}</{tag}>")
-        lines.append(f"<MaxKeys>{max_keys}</MaxKeys>")
-        lines.append(f"<IsTruncated>{'true' if page.truncated else 'false'}</IsTruncated>")
-        if v2:
-            lines.append(f"<KeyCount>{len(page.keys) + len(page.prefixes)}</KeyCount>")
-            for name, tag in (
-                ("continuation-token", "ContinuationToken"),
-                ("start-after", "StartAfter"),
-            ):
-                if name in query:
-                    lines.append(f"<{tag}>{escape(query[name][0])}</{tag}>")
-            if page.truncated:
-                lines.append(f"<NextContinuationToken>{_token(page.last)}</NextContinuationToken>")
-        else:
-            lines.append(f"<Marker>{text(query.get('marker', [''])[0])}</Marker>")
-            if page.truncated and "delimiter" in query:
-                lines.append(f"<NextMarker>{text(page.last)}</NextMarker>")
-        for key in page.keys:
-            stored = StoredFile.of(self.root / key)
-            lines.append(
-                f"<Contents><Key>{text(key)}</Key>"
-                f"<LastModified>{stored.modified.strftime('%Y-%m-%dT%H:%M:%S.000Z')}</LastModified>"
-                f"<ETag>{escape(stored.etag)}</ETag><Size>{stored.size}</Size>"
-                "<StorageClass>STANDARD</StorageClass></Contents>"
-            )
-        lines += [
-            f"<CommonPrefixes><Prefix>{text(p)}</Prefix></CommonPrefixes>" for p in page.prefixes
-        ]
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<ListBucketResult xmlns="{NAMESPACE}">{"".join(lines)}</ListBucketResult>'
-        ).encode()
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a listing: its keys, its common prefixes, whether more follow, the last entry."""
-
-    keys: list[str]
-    prefixes: list[str]
-    truncated: bool
-    last: str
-
-
-def paginate(keys: list[str], prefix: str, delimiter: str, after: str, max_keys: int) -> Page:
-    """The page of ``keys`` (sorted) that follows ``after``: keys and common prefixes, in order.
-
-    Examples
-    --------
-    >>> keys = ["a.zarr/0/0", "a.zarr/0/1", "a.zarr/zarr.json", "b.zarr/zarr.json"]
-    >>> paginate(keys, "", "/", "", 1000)
-    Page(keys=[], prefixes=['a.zarr/', 'b.zarr/'], truncated=False, last='b.zarr/')
-    >>> paginate(keys, "a.zarr/", "", "a.zarr/0/0", 1)
-    Page(keys=['a.zarr/0/1'], prefixes=[], truncated=True, last='a.zarr/0/1')
-    """
-    entries: list[tuple[str, bool]] = []  # (key or common prefix, is a prefix)
-    for key in keys:
-        if after and key.encode() <= after.encode():
-            continue
-        cut = key.find(delimiter, len(prefix)) if delimiter else -1
-        if cut >= 0:
-            common = key[: cut + len(delimiter)]
-            if (entries and entries[-1][0] == common) or (
-                after and common.encode() <= after.encode()
-            ):
-                continue
-            entries.append((common, True))
-        else:
-            entries.append((key, False))
-        if len(entries) > max_keys:
-            break
-    shown = entries[:max_keys]
-    return Page(
-        [name for name, is_prefix in shown if not is_prefix],
-        [name for name, is_prefix in shown if is_prefix],
-        len(entries) > max_keys,
-        shown[-1][0] if shown else "",
-    )
-
-
-def _token(last: str) -> str:
-    return base64.urlsafe_b64encode(last.encode()).decode()
-
-
-def _decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        return token
+    def _describe(self, key: str) -> Listed:
+        stored = StoredFile.of(self.root / key)
+        return Listed(stored.size, stored.modified, stored.etag)
 
 
 class _Unsatisfiable(ValueError):
