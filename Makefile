@@ -29,7 +29,7 @@ help:
 	@echo "make napari   the skimage napari activity: a remote image, thresholded, in napari (ARGS=--help)"
 	@echo "make check    measure the local cloud's latency and throughput"
 	@echo "make bench    run the download benchmark (sequential vs parallel)"
-	@echo "make benchmarks  all speed figures: cloud, download, browse, segment (python -m helpers.bench ...)"
+	@echo "make benchmarks  all speed figures: cloud, download, browse, segment (python -m course_tools bench ...)"
 	@echo "make book     build the course as a static HTML site in build/site/ (offline)"
 	@echo "make lock     regenerate requirements/lock.txt and the conda environment files from pyproject.toml"
 	@echo "make clean    remove generated data and test artifacts (distclean: also .venv)"
@@ -57,7 +57,7 @@ lock:
 	$(UV_COMPILE) pyproject.toml -c $(LOCK) --no-header --no-annotate | $(PY) requirements/conda_envs.py
 
 data: setup
-	$(PY) -m helpers.samples build
+	$(PY) -m course_tools samples build
 
 cloud: data
 	$(PY) -m helpers.cloud serve
@@ -110,21 +110,21 @@ napari: data
 	$(PY) activities/napari_threshold.py $(ARGS)
 
 check: setup
-	$(PY) -m helpers.cloud check
+	$(PY) -m course_tools bench cloud
 
 bench: setup
-	$(PY) -m helpers.bench
+	$(PY) -m course_tools bench
 
 benchmarks: data
-	$(PY) -m helpers.bench cloud
-	$(PY) -m helpers.bench download
-	$(PY) -m helpers.bench browse
-	$(PY) -m helpers.bench segment
+	$(PY) -m course_tools bench cloud
+	$(PY) -m course_tools bench download
+	$(PY) -m course_tools bench browse
+	$(PY) -m course_tools bench segment
 
 # The course site, offline: the notebooks with the outputs of the last test run (test-artifacts/executed/,
 # written by tests/test_notebooks.py), executed once against the local cloud where there is no copy.
 book: data
-	$(PY) -m helpers.site build build/site --execute
+	$(PY) -m course_tools site build build/site --execute
 
 clean:
 	rm -rf data test-artifacts .pytest_cache .ruff_cache

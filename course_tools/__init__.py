@@ -6,3 +6,5 @@ Learners read ``helpers/``; this package holds the tools around it, held to prod
 - :mod:`course_tools.sandbox` -- a session shaped like mybinder.org's (cgroup: memory and CPU limits)
 - :mod:`course_tools.binder` -- the whole course run and measured inside it
 """
+
+__all__: list[str] = []

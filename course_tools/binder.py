@@ -509,7 +509,3 @@ def main(argv: list[str] | None = None) -> int:
     for line in problems:
         print(f"MISSED: {line}")
     return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

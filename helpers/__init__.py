@@ -19,17 +19,17 @@ The package, one idea per module:
 - :mod:`helpers.fetch` -- sequential, threaded and asyncio chunk downloads with one retry loop
 - :mod:`helpers.browse` -- views of a multiscale image: counted, cached reads and a viewer widget
 - :mod:`helpers.segment` -- threshold, blockwise labels, an OME-Zarr label writer, Dask clusters
-- :mod:`helpers.samples` -- the deterministic synthetic sample datasets
+- :mod:`course_tools.samples` -- the deterministic synthetic sample datasets
 - :mod:`helpers.cloud` -- the local cloud: an S3 endpoint on 127.0.0.1 with latency and bandwidth
-- :mod:`helpers.bench` -- every speed figure: ``python -m helpers.bench [download|browse|...|shards]``
-- :mod:`helpers.formats` -- the same image as OME-Zarr, tiled TIFF and HDF5, read one tile at a time
-- :mod:`helpers.viewers` -- Neuroglancer in the browser, served from this machine
+- :mod:`course_tools.bench` -- every speed figure: ``python -m course_tools bench [download|browse|...|shards]``
+- :mod:`course_tools.formats` -- the same image as OME-Zarr, tiled TIFF and HDF5, read one tile at a time
+- :mod:`course_tools.viewers` -- Neuroglancer in the browser, served from this machine
 - :mod:`helpers.answers` -- exercise answers that stay folded until the learner opens them
-- :mod:`helpers.figure` -- the module page's overview figure (``python -m helpers.figure build``)
-- :mod:`helpers.quiz` -- the assessment: questions as data, grading, a notebook form, the Markdown page
+- :mod:`course_tools.figure` -- the module page's overview figure (``python -m course_tools figure build``)
+- :mod:`course_tools.quiz` -- the assessment: questions as data, grading, a notebook form, the Markdown page
 - :mod:`helpers.config` -- every timeout, pool size and unit constant, once
-- :mod:`helpers.cli` -- what every command does with bad input: one line, exit code 2
-- :mod:`helpers.environment`, :mod:`helpers.paths` -- installed versions; where files live
+- :mod:`course_tools.cli` -- what every command does with bad input: one line, exit code 2
+- :mod:`course_tools.environment`, :mod:`helpers.paths` -- installed versions; where files live
 - :mod:`helpers._compat` -- the one module that touches zarr's, fsspec's and s3fs's internals
 
 Examples
@@ -51,7 +51,7 @@ from .model import ideal_speedup, model_time_s
 from .reliable import MissingChunkError
 
 if TYPE_CHECKING:  # loaded on first use (see __getattr__)
-    from .browse import Browser, ViewReader
+    from .browse import ViewReader
     from .chunks import chunk_keys, chunk_layout
     from .cloud import ensure_cloud
     from .completeness import missing_chunks
@@ -59,7 +59,6 @@ if TYPE_CHECKING:  # loaded on first use (see __getattr__)
 
 __all__ = [
     "CATALOG",
-    "Browser",
     "FetchError",
     "MissingChunkError",
     "NotOmeZarrError",
@@ -82,7 +81,6 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Browser": "browse",
     "ViewReader": "browse",
     "chunk_keys": "chunks",
     "chunk_layout": "chunks",

@@ -181,8 +181,6 @@ def list_datasets(source: str | None = None) -> list[DatasetLocation]:
 
     Examples
     --------
-    >>> from helpers.tables import format_table
-    >>> print(format_table(list_datasets("local")))  # doctest: +SKIP
     >>> [d.name for d in list_datasets("remote")]
     ['nuclei', 'nuclei_v05', 'tissue', 'em', 'lightsheet', 'lightsheet_unsharded']
     """

@@ -112,7 +112,7 @@ MAX_SCREEN_PX = 8192
 FAULT_STALL_MAX_S = 60.0
 """A ``stall`` fault of the local cloud keeps a connection silent at most this long, then drops it."""
 
-# --- the fault suite: python -m helpers.faults ---------------------------------------------------
+# --- the fault suite: python -m course_tools faults ---------------------------------------------------
 FAULT_SUITE_DEADLINE_S = 2.0
 """The fault suite's deadline per chunk (short, so a permanent fault fails fast and the suite is quick)."""
 FAULT_SUITE_ATTEMPT_TIMEOUT_S = 0.5
@@ -129,7 +129,7 @@ CORS_MAX_AGE_S = 3600
 NEUROGLANCER_FIT_PX = 600
 """Neuroglancer's first view fits the image's larger side in about this many screen pixels."""
 
-# --- the formats benchmark: python -m helpers.bench formats (issue 11) ------------------------------
+# --- the formats benchmark: python -m course_tools bench formats (issue 11) ------------------------------
 FORMATS_BLOCK_SIZE = 5 * 2**20
 """Read-ahead of the fsspec file objects TIFF and HDF5 are read through (5 MiB): the OME-NGFF paper's,
 which kept the defaults of its fsspec HTTP files and of s3fs 0.6 (today's s3fs reads ahead 50 MiB)."""

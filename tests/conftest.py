@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from binder_session import BackgroundSession
 
+from course_tools.samples import build_samples
 from helpers.catalog import remote_available
 from helpers.cloud import Cloud, start_cloud
-from helpers.samples import build_samples
 
 
 @pytest.fixture(scope="session")

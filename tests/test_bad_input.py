@@ -3,7 +3,7 @@
 Each test feeds one bad input and asserts the message's key words. Command lines run as real
 ``python -m ...`` subprocesses with a timeout (a hang fails the test instead of blocking it), all
 started at once by one fixture; the other flags of the same commands are checked in-process through
-:func:`helpers.cli.run_cli` (argparse refuses them before anything starts, so nothing can hang).
+:func:`course_tools.cli.run_cli` (argparse refuses them before anything starts, so nothing can hang).
 Nothing here starts a cloud or a cluster: the images are small local stores.
 """
 
@@ -23,13 +23,14 @@ import numpy as np
 import pytest
 import zarr
 
+from course_tools.bench import browse as bench_browse
+from course_tools.bench import cli as bench_cli
+from course_tools.bench import cloud as bench_cloud
+from course_tools.bench import segment as bench_segment
+from course_tools.cli import error_message, is_user_error, run_cli
+from course_tools.cluster import SCHEDULER_ENV, start_or_connect
 from helpers import NotOmeZarrError, ViewReader, chunk_keys, chunk_urls, model_time_s, open_image
-from helpers.bench import __main__ as bench_cli
-from helpers.bench import browse as bench_browse
-from helpers.bench import cloud as bench_cloud
-from helpers.bench import segment as bench_segment
 from helpers.browse import View
-from helpers.cli import error_message, is_user_error, run_cli
 from helpers.config import MAX_CONCURRENCY
 from helpers.image import OmeImage
 from helpers.model import check_bandwidth, check_concurrency, check_non_negative
@@ -43,9 +44,7 @@ from helpers.ngff import (
     pyramid_scales,
 )
 from helpers.paths import REPO_ROOT
-from helpers.segment import __main__ as segment_cli
-from helpers.segment import channel_selection, start_or_connect
-from helpers.segment.cluster import SCHEDULER_ENV
+from helpers.segment import channel_selection
 
 SHAPE = (2, 4, 32, 32)  # c, z, y, x
 CLI_TIMEOUT_S = 90  # generous: a refused argument answers in ~2 s, a hang never does
@@ -94,46 +93,28 @@ def cli_cases(stores: dict[str, Path], file: Path) -> dict[str, tuple[list[str],
     """name -> (arguments after ``python -m``, regex the stderr must match)."""
     int_range = r"must be an integer from 1 to 1024, got"
     return {
-        # the issue's hang: zarr's async.concurrency = 0 never starts a request
-        "segment --concurrency 0": (
-            ["helpers.segment", "--concurrency", "0"],
-            rf"error: argument --concurrency: {int_range} 0$",
-        ),
-        "segment unknown dataset": (
-            ["helpers.segment", "--dataset", "nope"],
-            r"^error: unknown dataset 'nope'; known datasets: nuclei, nuclei_v05, tissue, em",
-        ),
-        "segment NGFF 0.9": (
-            ["helpers.segment", "--dataset", str(stores["0.9"])],
-            r"^error: .*new\.zarr declares OME-NGFF version '0\.9'; the helpers read only "
-            r"0\.4 and 0\.5",
-        ),
         "bench download --concurrency": (
-            ["helpers.bench", "--concurrency", "1,4,2000"],
+            ["course_tools", "bench", "--concurrency", "1,4,2000"],
             rf"error: argument --concurrency: {int_range} 2000$",
         ),
         "bench browse --screen": (
-            ["helpers.bench", "browse", "--screen", "8"],
+            ["course_tools", "bench", "browse", "--screen", "8"],
             r"error: argument --screen: must be an integer from 16 to 8192, got 8$",
         ),
         "bench segment --workers": (
-            ["helpers.bench", "segment", "--workers", "0"],
+            ["course_tools", "bench", "segment", "--workers", "0"],
             r"error: argument --workers: must be an integer from 1 to 64, got 0$",
         ),
         "bench cloud --latency-ms nan": (
-            ["helpers.bench", "cloud", "--latency-ms", "nan"],
+            ["course_tools", "bench", "cloud", "--latency-ms", "nan"],
             r"error: (argument )?--latency-ms:? must be a (finite )?number >= 0, got '?nan'?$",
         ),
         "bench shards --latency-ms": (
-            ["helpers.bench", "shards", "--latency-ms", "-1"],
+            ["course_tools", "bench", "shards", "--latency-ms", "-1"],
             r"error: argument --latency-ms: must be a finite number >= 0, got -1\.0$",
         ),
-        "browse --bench --latency-ms": (
-            ["helpers.browse", "--bench", "--latency-ms", "-5"],
-            r"error: argument --latency-ms: must be a finite number >= 0, got -5\.0$",
-        ),
         "samples build --out FILE": (
-            ["helpers.samples", "build", "--out", str(file)],
+            ["course_tools", "samples", "build", "--out", str(file)],
             r"^error: --out .*a-file\.txt is a file: give a folder for the samples$",
         ),
     }
@@ -211,11 +192,6 @@ CONCURRENCY = r"must be an integer from 1 to 1024, got"
 @pytest.mark.parametrize(
     ("main", "argv", "message"),
     [
-        (segment_cli.main, ["--concurrency", "5000"], rf"--concurrency: {CONCURRENCY} 5000"),
-        (segment_cli.main, ["--concurrency", "8.5"], rf"--concurrency: {CONCURRENCY} '8\.5'"),
-        (segment_cli.main, ["--threads", "0"], rf"--threads: {CONCURRENCY} 0"),
-        (segment_cli.main, ["--min-size", "-1"], r"--min-size: must be an integer >= 0, got -1"),
-        (segment_cli.main, ["--plane-step", "0"], r"--plane-step: must be an integer >= 1, got 0"),
         (bench_cli.main, ["--concurrency", "0"], rf"--concurrency: {CONCURRENCY} 0"),
         (bench_cli.main, ["--concurrency", "a"], rf"--concurrency: {CONCURRENCY} 'a'"),
         (bench_cli.main, ["--chunks", "0"], r"--chunks: must be an integer >= 1, got 0"),
@@ -255,23 +231,7 @@ def test_cli_numbers_are_checked_before_anything_starts(main, argv, message, cap
 
 @pytest.mark.timeout(60)
 def test_cli_user_errors_after_parsing_are_one_line(stores, tmp_path, capsys) -> None:
-    good = str(stores["good"])
     for main, argv, message in (
-        (
-            segment_cli.main,
-            ["--dataset", good, "--threshold-level", "9"],
-            r"^error: level 9 does not exist: this image has levels 0 to 1$",
-        ),
-        (
-            segment_cli.main,
-            ["--dataset", good, "--channel", "GFP"],
-            r"^error: no channel named 'GFP'; channels: \['LaminB1', 'DAPI'\]$",
-        ),
-        (
-            segment_cli.main,
-            ["--dataset", str(tmp_path / "missing.zarr")],
-            r"^error: no such folder: .*missing\.zarr$",
-        ),
         (
             bench_browse.main,
             ["--dataset", "nope"],
@@ -373,7 +333,7 @@ def test_level_channel_axis_region_out_of_range(image, call, message) -> None:
 
 
 def test_browser_refuses_a_bad_screen(image) -> None:
-    from helpers.browse import Browser
+    from course_tools.viewers.browser import Browser
 
     for bad, message in (
         (

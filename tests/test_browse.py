@@ -1,5 +1,5 @@
-"""helpers.browse: the view maths (no I/O), the counting reader and cache, the widget; the browsing
-benchmark (helpers.bench.browse, also python -m helpers.browse --bench)."""
+"""helpers.browse: the view maths (no I/O), the counting reader and cache; the viewer widget
+(course_tools.viewers.browser) and the browsing benchmark (python -m course_tools bench browse)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import zarr
 
+from course_tools.bench.cli import main as bench_main
+from course_tools.bench.tour import check_steps, run_tour, tour
+from course_tools.viewers.browser import Browser
 from helpers._compat import buffer_prototype, run_sync
-from helpers.bench.__main__ import main as bench_main
-from helpers.bench.tour import check_steps, run_tour, tour
 from helpers.browse import (
-    Browser,
     CountingStore,
     TileCache,
     View,
@@ -31,7 +31,6 @@ from helpers.browse import (
     view_region,
     window,
 )
-from helpers.browse.__main__ import main as browse_main
 from helpers.chunks import check_region, intersect
 from helpers.image import image_from_group
 
@@ -406,16 +405,12 @@ def test_counted_requests_match_the_cloud_and_the_bench_tour_passes(cloud) -> No
 
 
 def test_bench_cli(cloud, capsys) -> None:
-    assert browse_main([]) == 2  # no action: help
-    capsys.readouterr()
-    for run in (browse_main, bench_main):
-        args = ["--bench"] if run is browse_main else ["browse"]
-        code = run([*args, "--endpoint", cloud.endpoint])
-        out = capsys.readouterr().out
-        assert "revisit overview" in out and "served from cache" in out
-        if code != 0:  # only the time limit may fail on a busy machine, never the counts
-            failures = out.split("FAILED:")[1].strip().splitlines()
-            assert failures and all(" took " in line for line in failures), out
+    code = bench_main(["browse", "--endpoint", cloud.endpoint])
+    out = capsys.readouterr().out
+    assert "revisit overview" in out and "served from cache" in out
+    if code != 0:  # only the time limit may fail on a busy machine, never the counts
+        failures = out.split("FAILED:")[1].strip().splitlines()
+        assert failures and all(" took " in line for line in failures), out
 
 
 # --- sharded levels: indexes cached, ranges at once --------------------------------------------------
@@ -473,7 +468,7 @@ def test_reader_refuses_a_missing_shard_instead_of_showing_zeros() -> None:
 
 
 def test_shard_tour_requests_equal_the_model(cloud) -> None:
-    from helpers.bench.shards import check_tour, format_tour, measure_shards
+    from course_tools.bench.shards import check_tour, format_tour, measure_shards
 
     tour = measure_shards(endpoint=cloud.endpoint)
     table = format_tour(tour)

@@ -14,7 +14,8 @@ import psutil
 import pytest
 import s3fs
 
-from helpers.cloud import Cloud, NetworkConditions, cloud_status
+from course_tools.cloud.conditions import NetworkConditions
+from helpers.cloud import Cloud, cloud_status
 from helpers.paths import REPO_ROOT
 
 
@@ -158,7 +159,7 @@ def test_serve_cli_prints_endpoint_first_and_stops_cleanly(tmp_path) -> None:
 
 
 def test_cli_help_works() -> None:
-    for command in ([], ["serve"], ["check"]):
+    for command in ([], ["serve"], ["set"]):
         out = subprocess.run(
             [sys.executable, "-m", "helpers.cloud", *command, "--help"],
             capture_output=True,
@@ -173,7 +174,7 @@ def test_ensure_cloud_starts_one_shared_cloud_and_then_reuses_it(
 ) -> None:
     import json
 
-    from helpers.cloud import client
+    import helpers.cloud as client
 
     (tmp_path / "samples").symlink_to(samples)  # up to date: serve must not rebuild
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
@@ -206,9 +207,14 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI run in this process (fast): its exit code and output, as if run as a command."""
-    from helpers.cloud.__main__ import main
+    """The CLI run in this process (fast): its exit code and output, as if run as a command.
 
+    ``serve`` runs the server's own command line (``python -m helpers.cloud serve`` becomes it).
+    """
+    from course_tools.cloud.__main__ import main as serve
+    from helpers.cloud import main as learner
+
+    main = (lambda argv: serve(argv[1:])) if args[:1] == ("serve",) else learner
     try:
         code = main(list(args))
     except SystemExit as exit:

@@ -20,8 +20,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from course_tools.cloud.cors import ALLOWED_HEADERS, EXPOSED_HEADERS
 from helpers.cloud import Cloud, start_cloud
-from helpers.cloud.cors import ALLOWED_HEADERS, EXPOSED_HEADERS
 
 STORE = "tiny.zarr"
 BLOB = f"{STORE}/0/c/0/0"

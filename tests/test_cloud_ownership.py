@@ -77,11 +77,10 @@ def assert_gone(processes: list[psutil.Process]) -> None:
 
 
 def serve_processes() -> list[psutil.Process]:
-    """Every local cloud server on this machine (``helpers.cloud serve``)."""
+    """Every local cloud server on this machine (``python -m course_tools.cloud``)."""
     found = []
     for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if "helpers.cloud" in cmdline and "serve" in cmdline:
+        if "course_tools.cloud" in (process.info["cmdline"] or []):
             found.append(process)
     return found
 

@@ -8,8 +8,10 @@ import time
 
 import pytest
 
-from helpers.cloud import client, serve
-from helpers.cloud.startup import StartupError, read_announcement
+import helpers.cloud as client
+from course_tools.cloud import serve
+from helpers.cloud import CloudError as StartupError
+from helpers.cloud import read_announcement
 
 
 def child(code: str) -> subprocess.Popen[bytes]:
@@ -43,7 +45,7 @@ def test_a_child_that_exits_early_is_reported_with_its_code() -> None:
 
 def test_start_cloud_fails_within_its_deadline_when_the_server_hangs(monkeypatch) -> None:
     hang = [sys.executable, "-c", "import time; time.sleep(60)"]
-    monkeypatch.setattr(client, "CLOUD_START_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(client, "START_TIMEOUT_S", 1.0)
     real_popen = subprocess.Popen
     monkeypatch.setattr(client.subprocess, "Popen", lambda cmd, **kw: real_popen(hang, **kw))
     start = time.monotonic()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dask
 from distributed.utils import format_dashboard_link
 
-from helpers.dashboard import PREFIX_VARIABLE, dashboard_link_template, use_dashboard_proxy
+from course_tools.dashboard import PREFIX_VARIABLE, dashboard_link_template, use_dashboard_proxy
 
 
 def test_local_link_without_a_hub() -> None:

@@ -1,5 +1,5 @@
-"""The pipeline on a real ``dask scheduler`` + two ``dask worker`` processes: helpers.segment.cluster
-and the benchmark's report and command line (helpers.bench.segment).
+"""The pipeline on a real ``dask scheduler`` + two ``dask worker`` processes: course_tools.cluster
+and the benchmark's report and command line (course_tools.bench.segment).
 
 The scheduler and workers are started from the venv's ``dask`` command on 127.0.0.1, without
 ``COURSE_ENDPOINT`` in their environment: the local cloud's endpoint must travel inside the graph.
@@ -21,12 +21,11 @@ import numpy as np
 import pytest
 import zarr
 
+from course_tools import cluster as dd
+from course_tools.bench import segment as bench_segment
 from helpers import open_image
 from helpers import segment as seg
-from helpers.bench import segment as bench_segment
 from helpers.paths import REPO_ROOT
-from helpers.segment import cluster as dd
-from helpers.segment.__main__ import main as segment_main
 
 DASK = Path(sys.executable).with_name("dask")
 NUCLEI_KEY = "v0.4/idr0062A/6001240.zarr"
@@ -240,24 +239,13 @@ def test_report_prints_the_targets_figures(capsys) -> None:
 )
 def test_bench_cli_rejects_bad_arguments(args, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        segment_main(["--bench", *args])
+        bench_segment.main(args)
     assert exit_info.value.code == 2
     assert "error" in capsys.readouterr().err
 
 
 def test_bench_cli_help(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        segment_main(["--bench", "--help"])
-    assert exit_info.value.code == 0
-    assert "request-, bandwidth- and compute-bound" in capsys.readouterr().out
-
-
-def test_bench_segment_main_is_the_same_cli(capsys) -> None:
-    with pytest.raises(SystemExit) as exit_info:
         bench_segment.main(["--help"])
     assert exit_info.value.code == 0
-    assert "python -m helpers.bench segment" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as exit_info:  # the legacy --bench flag is accepted
-        bench_segment.main(["--bench", "--repeats", "0"])
-    assert exit_info.value.code == 2
-    assert "argument --repeats: must be an integer >= 1, got 0" in capsys.readouterr().err
+    assert "request-, bandwidth- and compute-bound" in capsys.readouterr().out

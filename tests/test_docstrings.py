@@ -1,4 +1,4 @@
-"""Every example in the helpers' docstrings runs and shows what it says (Shift-Tab in Jupyter shows them).
+"""Every example in the docstrings runs and shows what it says (Shift-Tab in Jupyter shows them).
 
 Examples that need the network or the local cloud are marked ``# doctest: +SKIP`` in the source.
 """
@@ -14,7 +14,8 @@ from helpers.paths import REPO_ROOT
 
 MODULES = sorted(
     ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
-    for path in (REPO_ROOT / "helpers").rglob("*.py")
+    for package in ("helpers", "course_tools")
+    for path in (REPO_ROOT / package).rglob("*.py")
     if path.name != "__main__.py"
 )
 

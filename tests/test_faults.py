@@ -1,4 +1,4 @@
-"""The fault suite (python -m helpers.faults): every fault x every read path, nothing hangs or lies."""
+"""The fault suite (python -m course_tools faults): every fault x every read path, nothing hangs or lies."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cloud import FAULT_KINDS
-from helpers.faults import (
+from course_tools.cloud.faults import KINDS as FAULT_KINDS
+from course_tools.faults import (
     PATH_NAMES,
     SuiteResult,
     SuiteSettings,
@@ -20,9 +20,9 @@ from helpers.faults import (
     json_rows,
     run_suite,
 )
-from helpers.faults.__main__ import main
-from helpers.faults.suite import classify_error
-from helpers.faults.watchdog import watched
+from course_tools.faults.cli import main
+from course_tools.faults.suite import classify_error
+from course_tools.faults.watchdog import watched
 from helpers.fetch import FetchError
 from helpers.paths import REPO_ROOT
 
@@ -91,7 +91,7 @@ def test_cli_help_and_bad_options_exit_2(capsys: pytest.CaptureFixture[str]) -> 
         (["--deadline-s", "0.5", "--attempt-timeout-s", "1"], "must be shorter than the deadline"),
     ]:
         run = subprocess.run(
-            [sys.executable, "-m", "helpers.faults", *argv],
+            [sys.executable, "-m", "course_tools", "faults", *argv],
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,

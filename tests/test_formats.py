@@ -1,6 +1,6 @@
 """OME-Zarr, tiled TIFF and HDF5 (issue 11): same pixels, correct tiles, the benchmark's rows and errors.
 
-Everything runs on the tiny image (:data:`helpers.formats.SMALL`, 12 tiles): the files are built in a
+Everything runs on the tiny image (:data:`course_tools.formats.SMALL`, 12 tiles): the files are built in a
 temporary folder, served by one private cloud for the module, and the benchmark CLI's ``--quick``
 mode runs once in-process. Bad command lines run as real subprocesses, all at once.
 """
@@ -19,9 +19,9 @@ import pytest
 import tifffile
 import zarr
 
-from helpers.bench import formats as bench_formats
-from helpers.bench.targets import FORMATS_MODEL_TOLERANCE
-from helpers.formats import (
+from course_tools.bench import formats as bench_formats
+from course_tools.bench.targets import FORMATS_MODEL_TOLERANCE
+from course_tools.formats import (
     FORMATS,
     FULL,
     SMALL,
@@ -45,9 +45,9 @@ from helpers.formats import (
     tile_region,
     traced_reads,
 )
-from helpers.formats.bigtiff import HEADER_BYTES, write_tiled_bigtiff
-from helpers.formats.build import STAMP_NAME
-from helpers.formats.imaris import imaris_path, write_imaris
+from course_tools.formats.bigtiff import HEADER_BYTES, write_tiled_bigtiff
+from course_tools.formats.build import STAMP_NAME
+from course_tools.formats.imaris import imaris_path, write_imaris
 from helpers.paths import REPO_ROOT
 
 TRUTH = synthetic_image(SMALL)
@@ -298,7 +298,7 @@ BAD_COMMANDS = {
 def bad_runs() -> dict[str, subprocess.CompletedProcess[str]]:
     started = {
         name: subprocess.Popen(
-            [sys.executable, "-m", "helpers.bench", "formats", *args],
+            [sys.executable, "-m", "course_tools", "bench", "formats", *args],
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

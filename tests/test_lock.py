@@ -259,7 +259,7 @@ def test_binder_postbuild_installs_from_the_lock_and_builds_the_samples() -> Non
     assert pip and all("-c" in c or "--build-constraint" in c for c in pip), pip
     editable = next(c for c in pip if "-e" in c)
     assert "--no-deps" in editable, "the helpers' dependencies come from environment.yml (locked)"
-    assert ["python", "-m", "helpers.samples", "build"] in commands
+    assert ["python", "-m", "course_tools", "samples", "build"] in commands
     # Every repository file it names exists (it runs from the repository's top folder).
     for command in commands:
         for word in command:

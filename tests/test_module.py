@@ -6,7 +6,7 @@
 - the figure rebuilds byte for byte (SVG);
 - ``course/activities/fiji.md``: every URL comes from the catalog and the local ones answer on a
   running local cloud; the menu paths are the known ones; the cost table follows the samples;
-- ``course/assessment.md`` is what ``python -m helpers.quiz --markdown`` writes, and the answers
+- ``course/assessment.md`` is what ``python -m course_tools quiz --markdown`` writes, and the answers
   agree with the helpers, the sample data and zarr itself.
 """
 
@@ -30,18 +30,18 @@ import yaml
 import zarr
 from zarr.storage import MemoryStore, WrapperStore
 
+from course_tools.cli import run_cli
+from course_tools.figure import ALT_TEXT, FIGURE_NAME, LEGEND, save_figure
+from course_tools.quiz import QUESTIONS, by_id, check, grade_answer, quiz, to_markdown
+from course_tools.quiz import questions as q
+from course_tools.quiz.cli import main as quiz_main
+from course_tools.quiz.items import FillIn, MultipleChoice, letters
 from helpers import config
 from helpers.catalog import CATALOG, REMOTE_ENDPOINT, remote_url
 from helpers.chunks import chunks_for_region, count_chunks
-from helpers.cli import run_cli
 from helpers.cloud import PUBLIC_BUCKET, Cloud
-from helpers.figure import ALT_TEXT, FIGURE_NAME, LEGEND, save_figure
 from helpers.model import ideal_speedup, model_time_s
 from helpers.paths import REPO_ROOT
-from helpers.quiz import QUESTIONS, by_id, check, grade_answer, quiz, to_markdown
-from helpers.quiz import questions as q
-from helpers.quiz.__main__ import main as quiz_main
-from helpers.quiz.items import FillIn, MultipleChoice, letters
 
 COURSE = REPO_ROOT / "course"
 MODULE = COURSE / "module.md"
@@ -192,7 +192,7 @@ def test_figure_rebuilds_identically_and_the_page_uses_its_alt_text(tmp_path: Pa
     files = save_figure(tmp_path)
     committed = COURSE / "figures" / f"{FIGURE_NAME}.svg"
     assert files.svg.read_bytes() == committed.read_bytes(), (
-        "course/figures/remote_access.svg is stale: run python -m helpers.figure build"
+        "course/figures/remote_access.svg is stale: run python -m course_tools figure build"
     )
     assert files.png.stat().st_size > 10_000 and (COURSE / "figures" / files.png.name).exists()
     assert FRONT["figure"] == f"figures/{FIGURE_NAME}.svg"
@@ -302,10 +302,10 @@ def test_fiji_cost_table_follows_the_samples(samples: Path) -> None:
 # --- the assessment ----------------------------------------------------------------------------
 def test_assessment_page_is_the_generated_one() -> None:
     assert ASSESSMENT.read_text() == to_markdown(), (
-        "course/assessment.md is stale: python -m helpers.quiz --markdown > course/assessment.md"
+        "course/assessment.md is stale: python -m course_tools quiz --markdown > course/assessment.md"
     )
     out = subprocess.run(
-        [sys.executable, "-m", "helpers.quiz", "--markdown"],
+        [sys.executable, "-m", "course_tools", "quiz", "--markdown"],
         capture_output=True,
         text=True,
         check=True,
@@ -406,7 +406,7 @@ def test_every_question_grades_its_own_solution_right_and_a_wrong_one_wrong() ->
 
 
 def test_check_gives_one_line_of_feedback(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="helpers.quiz"):
+    with caplog.at_level(logging.INFO, logger="course_tools.quiz"):
         assert check("shard-chunks", "640; 10,244 bytes") is True
         assert check("shard-chunks", ["640", "10240"]) is False
     messages = [r.getMessage() for r in caplog.records]

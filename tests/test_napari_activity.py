@@ -121,7 +121,7 @@ def test_min_size_shrinks_with_the_level() -> None:
 
 
 def test_bad_input_is_one_line(monkeypatch, capsys) -> None:
-    from helpers.cli import run_cli
+    from course_tools.cli import run_cli
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

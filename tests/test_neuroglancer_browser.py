@@ -70,7 +70,7 @@ def wait_until_drawn(page, cloud: Cloud, loaded) -> tuple[CloudStatus, np.ndarra
 
 def open_view(name: str):
     """Open catalog image ``name`` in Neuroglancer, overlays hidden (only data can vary)."""
-    from helpers.viewers import open_in_neuroglancer
+    from course_tools.viewers import open_in_neuroglancer
 
     view = open_in_neuroglancer(name)
     with view.viewer.txn() as state:

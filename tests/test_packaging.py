@@ -77,7 +77,7 @@ def test_binder_postbuild_installs_helpers_and_builds_data() -> None:
     post = REPO_ROOT / "binder" / "postBuild"
     assert os.access(post, os.X_OK)
     text = post.read_text()
-    assert "pip install" in text and "helpers.samples build" in text
+    assert "pip install" in text and "course_tools samples build" in text
 
 
 def test_binder_start_sets_the_session_environment_that_make_lab_and_the_tests_use() -> None:

@@ -1,4 +1,4 @@
-"""Tests for helpers.samples: the synthetic sample OME-Zarr stores (and the old name helpers.data).
+"""Tests for course_tools.samples: the synthetic sample OME-Zarr stores (and the old name helpers.data).
 
 The real build (~15-20 s) runs once per session; the determinism test builds a second time.
 Stamp and interruption logic is tested with a fast stand-in for the pixel writer.
@@ -19,11 +19,11 @@ from ome_zarr_models import v04, v05
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 
-import helpers.samples as hs
+import course_tools.samples as hs
+from course_tools.samples import build
+from course_tools.samples import manifest as manifest_module
 from helpers import ngff
 from helpers.paths import REPO_ROOT
-from helpers.samples import build
-from helpers.samples import manifest as manifest_module
 
 NUCLEI_SHAPES = [(2, 236, 275, 271), (2, 236, 137, 135), (2, 236, 68, 67)]
 TISSUE_CHUNKS_PER_LEVEL = [768, 192, 48, 12, 3, 3]
@@ -87,7 +87,7 @@ def test_course_flag_marks_data_synthetic(samples: Path, key: str) -> None:
     attrs = read_json(root / "zarr.json")["attributes"] if v3 else read_json(root / ".zattrs")
     course = attrs["course"]
     assert course["synthetic"] is True
-    assert course["generator"] == "helpers.samples"
+    assert course["generator"] == "course_tools.samples"
     assert course["description"] == hs.DATASETS[key].description
     assert "idr00" in course["mirrors"]
     if v3:
@@ -322,13 +322,13 @@ def test_second_build_is_a_noop(samples: Path, capsys: pytest.CaptureFixture[str
 def test_build_is_deterministic(samples: Path) -> None:
     """Every build is the same bytes: this one equals the build recorded in the manifest.
 
-    The manifest was written by ``python -m helpers.samples manifest`` in another process (and
+    The manifest was written by ``python -m course_tools samples manifest`` in another process (and
     another run, on another machine): same generator, same library versions, same SHA-256 per file.
     """
     manifest = json.loads(manifest_module.MANIFEST.read_text())
     assert manifest["stamp"] == build.expected_stamp(), (
-        "the sample generator or a library changed since helpers/samples/manifest.json was made: "
-        "check the new samples, then run python -m helpers.samples manifest"
+        "the sample generator or a library changed since course_tools/samples/manifest.json was made: "
+        "check the new samples, then run python -m course_tools samples manifest"
     )
     digests = manifest_module.store_digests(samples)
     assert digests.keys() == manifest["stores"].keys() == {ds.path for ds in hs.DATASETS.values()}
@@ -430,13 +430,12 @@ def test_cli_help_and_info(samples: Path, capsys: pytest.CaptureFixture[str]) ->
         assert ds.path in out
 
 
-@pytest.mark.parametrize("module", ["helpers.samples", "helpers.data"])
-def test_python_m_info_and_build(samples: Path, module: str) -> None:
-    """Both the new name and the old alias run the command line, with the same output."""
+def test_python_m_info_and_build(samples: Path) -> None:
+    """``python -m course_tools samples info|build`` (the one name of the command)."""
 
     def run(*args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", module, *args, "--out", str(samples)],
+            [sys.executable, "-m", "course_tools", "samples", *args, "--out", str(samples)],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
@@ -453,13 +452,6 @@ def test_python_m_info_and_build(samples: Path, module: str) -> None:
     assert run("build") == f"sample data up to date in {samples}\n"
 
 
-def test_old_name_is_an_alias() -> None:
-    from helpers import data
-
-    assert data.build_samples is hs.build_samples
-    assert data.main is hs.main
-
-
 # --- metadata details and the stamp's reach ----------------------------------------------------
 
 
@@ -470,7 +462,7 @@ def test_levels_say_how_they_were_made(samples: Path) -> None:
     assert ms["type"] == "mean"
     assert ms["metadata"] == {
         "description": "downsampled by mean of 2x2 blocks in y/x",
-        "method": "helpers.samples",
+        "method": "course_tools.samples",
     }
     assert image["omero"]["version"] == "0.4"
     assert image["omero"]["rdefs"]["defaultZ"] == 118
@@ -577,7 +569,7 @@ def test_lightsheet_validates_as_ome_ngff_05(samples: Path, key: str) -> None:
 
 
 def test_lightsheet_same_seed_same_shard_bytes(tmp_path: Path) -> None:
-    from helpers.samples.lightsheet import check_shape, lightsheet_volume, write_lightsheet
+    from course_tools.samples.lightsheet import check_shape, lightsheet_volume, write_lightsheet
 
     shape = (10, 1024, 1024)  # a small volume: one shard per level
     volume = lightsheet_volume(7, shape)

@@ -13,7 +13,6 @@ from helpers import open_image
 from helpers import segment as seg
 from helpers._compat import buffer_prototype, run_sync
 from helpers.segment import pipeline
-from helpers.segment.__main__ import main as segment_main
 
 NUCLEI_KEY = "v0.4/idr0062A/6001240.zarr"
 
@@ -266,13 +265,6 @@ def test_segment_to_local_folder_matches_in_memory(local_nuclei, tmp_path) -> No
         np.asarray(back.level(0))[0], seg.segment_in_memory(pixels, threshold)
     )
     assert back.attributes["course"]["threshold"] == pytest.approx(threshold)
-
-
-def test_cli_segments_and_scores(cloud, capsys) -> None:
-    args = ["--dataset", cloud.s3_url(NUCLEI_KEY), "--method", "li", "--threshold-level", "-1"]
-    assert segment_main([*args, "--plane-step", "4"]) == 0
-    out = capsys.readouterr().out
-    assert "li threshold" in out and "Dice" in out
 
 
 def test_the_v05_copy_with_tiled_chunks_gives_the_same_labels(samples) -> None:

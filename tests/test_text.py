@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from course_tools.tables import format_table
 from helpers.fetch.results import FetchStats
-from helpers.tables import format_table
 from helpers.text import plural
 
 

@@ -16,12 +16,12 @@ import urllib.request
 
 import pytest
 
+from course_tools.viewers import LayerPlan, image_http_url, neuroglancer_source, view_plan
+from course_tools.viewers.ngstate import layer_shader
+from course_tools.viewers.ngviewer import open_in_neuroglancer
 from helpers.catalog import REMOTE_BASE
 from helpers.cloud import Cloud
 from helpers.paths import REPO_ROOT
-from helpers.viewers import LayerPlan, image_http_url, neuroglancer_source, view_plan
-from helpers.viewers.ngstate import layer_shader
-from helpers.viewers.ngviewer import open_in_neuroglancer
 
 LIGHTSHEET_OME = {
     "omero": {
@@ -162,7 +162,7 @@ def test_neuroglancer_serves_its_own_client_no_cdn() -> None:
 
 def test_the_command_prints_the_url_serves_it_and_stops_on_ctrl_c(cloud: Cloud) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "helpers.viewers", "neuroglancer", "nuclei"],
+        [sys.executable, "-m", "course_tools", "viewers", "neuroglancer", "nuclei"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -197,7 +197,7 @@ def test_the_command_prints_the_url_serves_it_and_stops_on_ctrl_c(cloud: Cloud) 
 
 def test_the_command_refuses_bad_input_in_one_line() -> None:
     answer = subprocess.run(
-        [sys.executable, "-m", "helpers.viewers", "neuroglancer", "nope"],
+        [sys.executable, "-m", "course_tools", "viewers", "neuroglancer", "nope"],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

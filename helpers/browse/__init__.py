@@ -6,10 +6,10 @@
 - :mod:`helpers.browse.reader` -- :class:`ViewReader`: reads views through a :class:`CountingStore`
   (:mod:`~helpers.browse.counting`: real request and byte counts) and a :class:`TileCache`
   (:mod:`~helpers.browse.cache`: a revisited view costs 0 requests)
-- :mod:`helpers.browse.widget` -- :class:`Browser` / :func:`browse`: the interactive viewer
+- :mod:`course_tools.viewers.browser` -- :class:`Browser` / :func:`browse`: the interactive viewer
 - :mod:`helpers.browse.units` -- :func:`format_bytes` and unit symbols for the read-outs
-- ``python -m helpers.bench browse`` (or ``python -m helpers.browse --bench``) -- the benchmark tour
-  (:mod:`helpers.bench.browse`)
+- ``python -m course_tools bench browse`` (or ``python -m helpers.browse --bench``) -- the benchmark tour
+  (:mod:`course_tools.bench.browse`)
 
 Examples
 --------
@@ -33,17 +33,14 @@ from .views import (
     view_region,
     window,
 )
-from .widget import Browser, browse
 
 __all__ = [
-    "Browser",
     "CountingStore",
     "TileCache",
     "View",
     "ViewCost",
     "ViewReader",
     "ViewResult",
-    "browse",
     "chunk_grid",
     "chunk_region",
     "chunks_for_region",

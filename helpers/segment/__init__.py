@@ -24,12 +24,12 @@ different code path, used by the tests (and notebook 06) to check the blockwise 
 ground-truth labels (Dice, IoU, counts, touching nuclei merged into one object), and
 :func:`count_steps` (:mod:`helpers.segment.steps`) counts what each step changed.
 
-:mod:`helpers.segment.cluster` runs the pipeline on a ``dask.distributed`` cluster
+:mod:`course_tools.cluster` runs the pipeline on a ``dask.distributed`` cluster
 (:func:`start_or_connect`, :func:`run_pipeline`) and measures it against its request-, bandwidth-
-and compute-bound limits (:class:`Limits`, :mod:`helpers.segment.limits`).
+and compute-bound limits (:class:`Limits`, :mod:`course_tools.limits`).
 
 Command line: ``python -m helpers.segment --help`` (segment a catalog image, print scores), and
-``python -m helpers.segment --bench`` (the distributed benchmark, ``python -m helpers.bench segment``).
+``python -m helpers.segment --bench`` (the distributed benchmark, ``python -m course_tools bench segment``).
 
 Examples
 --------
@@ -41,20 +41,6 @@ Examples
 """
 
 from .blocks import LABEL_DTYPE, whole_planes
-from .cluster import (
-    SCHEDULER_ENV,
-    Limits,
-    Run,
-    cluster_client,
-    compute_limit,
-    cpu_seconds,
-    limits_of,
-    requests_in_flight,
-    run_pipeline,
-    scratch_url,
-    shutdown,
-    start_or_connect,
-)
 from .labels import (
     PLANES_PER_LABEL_CHUNK,
     ReadOnlyBucketError,
@@ -86,36 +72,24 @@ __all__ = [
     "LABEL_DTYPE",
     "PLANES_PER_LABEL_CHUNK",
     "PLANES_PER_TASK",
-    "SCHEDULER_ENV",
     "THRESHOLD_METHODS",
-    "Limits",
     "ReadOnlyBucketError",
-    "Run",
     "Score",
     "StepCounts",
     "channel_selection",
     "channel_volume",
-    "cluster_client",
     "compare_with_truth",
-    "compute_limit",
     "compute_threshold",
     "count_steps",
-    "cpu_seconds",
     "fill_holes_2d",
     "fill_holes_in_planes",
     "label_metadata",
     "label_nuclei",
     "merged_objects",
-    "limits_of",
-    "requests_in_flight",
-    "run_pipeline",
-    "scratch_url",
     "segment",
     "segment_in_memory",
     "segment_mask",
     "segment_to_zarr",
-    "shutdown",
-    "start_or_connect",
     "threshold_function",
     "whole_planes",
     "writable_store",

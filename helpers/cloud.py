@@ -1,0 +1,602 @@
+"""The local cloud, from the learner's side: find it, start it, ask it how it is, change its network.
+
+The local cloud is a real S3 endpoint on ``127.0.0.1`` (moto's server behind a proxy that adds 100 ms
+of latency per request) holding the course's sample data. The server itself is the course's
+machinery (``course_tools/cloud/``); this module only starts it, as a separate process, and talks to
+it over HTTP (its ``/_cloud/...`` control paths)::
+
+    from helpers.cloud import ensure_cloud
+    cloud = ensure_cloud()                 # the session's cloud, started if none runs
+    cloud.endpoint                         # 'http://127.0.0.1:PORT'
+    cloud.set_conditions(latency_ms=50)    # a faster network for a while
+    with cloud.fault("slowdown", rate=0.5, seed=1):   # half the chunk GETs answer 503 SlowDown
+        ...
+
+There is one cloud per session. The first notebook that needs it starts it and records it in
+``data/cloud.json``; the others use that one, however slowly it answers. It belongs to the Jupyter
+server (``$JPY_PARENT_PID``), not to the kernel that started it, and it ends when its owner ends,
+however that ends. ``COURSE_ENDPOINT`` names a cloud explicitly (the tests use it).
+
+From a shell: ``python -m helpers.cloud serve|status|set|faults --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import math
+import os
+import selectors
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from .session import memory_warning
+
+__all__ = [
+    "ENDPOINT_ENV",
+    "PUBLIC_BUCKET",
+    "SCRATCH_BUCKET",
+    "Cloud",
+    "CloudError",
+    "CloudStatus",
+    "Fault",
+    "cloud_status",
+    "data_dir",
+    "ensure_cloud",
+    "fault_settings",
+    "find_cloud",
+    "process_alive",
+    "read_announcement",
+    "session_owner",
+    "start_cloud",
+    "state_file",
+]
+
+PUBLIC_BUCKET = "course-data"
+"""Anonymous, read-only bucket holding the sample OME-Zarr datasets."""
+SCRATCH_BUCKET = "course-scratch"
+"""Anonymous, writable bucket for learners' results."""
+ENDPOINT_ENV = "COURSE_ENDPOINT"
+"""Environment variable naming a running cloud explicitly (the test suite sets it)."""
+DEFAULT_LATENCY_MS = 100.0
+"""Latency the local cloud adds to every request: a typical round trip to a remote object store."""
+START_TIMEOUT_S = 60.0
+"""Longest wait for a new cloud to say it is ready."""
+CONTROL_TIMEOUT_S = 5.0
+"""Timeout of one request to the cloud's ``/_cloud/...`` control paths."""
+SERVER = [sys.executable, "-m", "course_tools.cloud"]
+"""The server's command (the course's machinery, started as a process of its own)."""
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CloudError(RuntimeError):
+    """The local cloud could not be found, started or reached."""
+
+
+def data_dir() -> Path:
+    """The folder for generated files: ``$COURSE_DATA_DIR``, else ``data/`` in the repository."""
+    return Path(os.environ.get("COURSE_DATA_DIR", REPO_ROOT / "data")).resolve()
+
+
+def state_file() -> Path:
+    """Where the session's cloud records its endpoint and process."""
+    return data_dir() / "cloud.json"
+
+
+# --- what the cloud reports ------------------------------------------------------------------------
+@dataclass
+class Fault:
+    """A fault in force in the cloud, and how often it struck (see ``Cloud.add_fault``).
+
+    Attributes
+    ----------
+    kind, name : str
+        What goes wrong (``slowdown``...) and the name to remove it by.
+    rate, keys, seed
+        Which GETs it hits: a probability, a glob pattern of keys, the seed of the draw.
+    params : dict
+        The kind's parameters (``retry_after_s``...) and ``limit`` (most hits, 0: no limit).
+    fired, seen : int
+        Requests it hit, and requests it could have hit.
+    active : bool
+        False once a timed ``down`` fault has ended.
+    ends_in_s : float
+        Seconds until a timed ``down`` fault ends (0: no end, or over).
+    """
+
+    kind: str
+    name: str
+    rate: float = 1.0
+    keys: str = "*"
+    seed: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+    fired: int = 0
+    seen: int = 0
+    active: bool = True
+    ends_in_s: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        """Read the JSON the cloud answers (unknown keys are ignored)."""
+        return cls(**{k: v for k, v in data.items() if k in {f.name for f in fields(cls)}})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class CloudStatus:
+    """A local cloud's settings and counters, as ``GET /_cloud/status`` reports them.
+
+    Attributes
+    ----------
+    endpoint, public_bucket, scratch_bucket : str
+        Where the cloud is and its two buckets.
+    latency_ms, jitter_ms : float
+        The latency every request waits, and its spread.
+    bandwidth_mbps : float or None
+        The shared bandwidth cap in Mbit/s (``None``: no cap).
+    requests, bytes_sent : int
+        Requests served and bytes sent since the counters were last reset.
+    requests_by_method : dict
+        Requests by HTTP method (``{"GET": 236, "PUT": 12}``).
+    max_in_flight : int
+        The most requests it handled at once.
+    range_requests, range_bytes : int
+        GETs of a byte range (``Range`` header) and the bytes they sent (counted above too).
+    refused : dict
+        Requests its door rules refused, by S3 error code (``{"AccessDenied": 2}``).
+    faults : list of Fault
+        The faults in force.
+    """
+
+    endpoint: str
+    public_bucket: str
+    scratch_bucket: str
+    latency_ms: float
+    jitter_ms: float
+    bandwidth_mbps: float | None
+    requests: int
+    requests_by_method: dict[str, int]
+    bytes_sent: int
+    max_in_flight: int
+    range_requests: int = 0
+    range_bytes: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CloudStatus:
+        """Read the JSON the control path answers (unknown keys are ignored)."""
+        values = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
+        values["faults"] = [Fault.from_dict(f) for f in data.get("faults", [])]
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form (what ``python -m helpers.cloud status`` prints)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["faults"] = [fault.as_dict() for fault in self.faults]
+        return values
+
+
+# --- talking to a cloud ----------------------------------------------------------------------------
+def _control(endpoint: str, action: str, method: str = "GET", payload: Any = None) -> Any:
+    """One request to a control path; the JSON answer. ``ValueError`` if the cloud refuses it."""
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(f"{endpoint}/_cloud/{action}", data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=CONTROL_TIMEOUT_S) as answer:
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        detail = err.read().decode(errors="replace")
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            detail = json.loads(detail)["error"]
+        raise ValueError(f"the local cloud refused it: {detail}") from None
+    except (OSError, ValueError) as err:
+        raise CloudError(f"no local cloud answers at {endpoint} ({err})") from None
+
+
+def cloud_status(endpoint: str) -> CloudStatus:
+    """Settings (latency, bandwidth) and counters (requests, bytes) of the cloud at ``endpoint``."""
+    return CloudStatus.from_dict(_control(endpoint, "status"))
+
+
+@dataclass
+class Cloud:
+    """A running local cloud: its endpoint and buckets, and the process if this Python started it."""
+
+    endpoint: str
+    public_bucket: str = PUBLIC_BUCKET
+    scratch_bucket: str = SCRATCH_BUCKET
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def url(self, key: str = "", bucket: str | None = None) -> str:
+        """Plain HTTP (path-style) URL of an object, e.g. ``http://127.0.0.1:PORT/course-data/KEY``."""
+        return f"{self.endpoint}/{bucket or self.public_bucket}/{key}".rstrip("/")
+
+    def s3_url(self, key: str = "", bucket: str | None = None) -> str:
+        """``s3://BUCKET/KEY`` form of an object (use with ``endpoint_url=cloud.endpoint``)."""
+        return f"s3://{bucket or self.public_bucket}/{key}".rstrip("/")
+
+    def status(self) -> CloudStatus:
+        """Current settings and counters (see :class:`CloudStatus`)."""
+        return cloud_status(self.endpoint)
+
+    def set_conditions(self, **changes: float | None) -> CloudStatus:
+        """Change ``latency_ms``, ``jitter_ms`` or ``bandwidth_mbps`` (``None``: no cap) at run time.
+
+        Returns the status after the change; unknown names or bad values raise ``ValueError``.
+        """
+        return CloudStatus.from_dict(_control(self.endpoint, "conditions", "PUT", changes))
+
+    def reset_stats(self) -> CloudStatus:
+        """Zero the counters (the faults' too: they stay in force and restart from their seeds)."""
+        return CloudStatus.from_dict(_control(self.endpoint, "reset", "POST", {}))
+
+    def add_fault(self, kind: str, **settings: Any) -> Fault:
+        """Make the cloud misbehave until the fault is removed; returns it as the cloud holds it.
+
+        ``kind`` is ``latency_spike``, ``slowdown``, ``reset``, ``truncate``, ``not_found``,
+        ``stall`` or ``down``; ``settings`` are ``name``, ``rate`` (0-1), ``keys`` (a glob pattern
+        of object keys), ``seed``, ``limit`` and the kind's parameters (``retry_after_s``,
+        ``fraction``, ``max_s``, ``ms``, ``duration_s``, ``mode``). The cloud checks them: an
+        unknown kind or a bad value raises ``ValueError`` saying what is allowed.
+        """
+        return Fault.from_dict(
+            _control(self.endpoint, "faults", "POST", {"kind": kind, **settings})
+        )
+
+    def remove_fault(self, name: str) -> Fault:
+        """Remove the fault ``name``; returns it with its final counters (``ValueError`` if none)."""
+        return Fault.from_dict(_control(self.endpoint, f"faults/{name}", "DELETE"))
+
+    def clear_faults(self) -> None:
+        """Remove every fault."""
+        _control(self.endpoint, "faults", "DELETE")
+
+    def faults(self) -> list[Fault]:
+        """The faults in force, oldest first, with how often each fired."""
+        return [Fault.from_dict(f) for f in _control(self.endpoint, "faults")["faults"]]
+
+    @contextlib.contextmanager
+    def fault(self, kind: str, **settings: Any) -> Iterator[Fault]:
+        """A fault in force inside a ``with`` block only (same arguments as :meth:`add_fault`).
+
+        On exit the fault is removed, and the yielded :class:`Fault` holds its final counts. A
+        ``down`` fault with ``mode="refuse"`` is waited out (its endpoint is not listening).
+
+        Examples
+        --------
+        >>> with cloud.fault("not_found", keys="*/0/0/0") as missing:  # doctest: +SKIP
+        ...     image = read_something()
+        >>> missing.fired  # doctest: +SKIP
+        1
+        """
+        added = self.add_fault(kind, **settings)
+        try:
+            yield added
+        finally:
+            if added.params.get("mode") == "refuse":
+                time.sleep(added.ends_in_s + 0.2)
+            with contextlib.suppress(ValueError):  # already removed by hand
+                final = self.remove_fault(added.name)
+                added.fired, added.seen = final.fired, final.seen
+
+    def stop(self) -> None:
+        """Stop the cloud if this Python started it (a shared cloud is left to its owner)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def __enter__(self) -> Cloud:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- finding and starting a cloud ------------------------------------------------------------------
+def process_alive(pid: Any, started: Any = None) -> bool:
+    """Whether process ``pid`` runs (and, if ``started`` is given, started at that time).
+
+    Examples
+    --------
+    >>> process_alive(os.getpid()), process_alive(os.getpid(), 0.0), process_alive(None)
+    (True, False, False)
+    """
+    try:
+        process = psutil.Process(int(pid))
+        running = process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        return running and (started is None or abs(process.create_time() - float(started)) < 0.01)
+    except (psutil.Error, TypeError, ValueError):
+        return False
+
+
+def find_cloud() -> Cloud | None:
+    """The running cloud named by ``$COURSE_ENDPOINT`` or the state file, if it is alive.
+
+    A cloud recorded in the state file is alive while the process that wrote the record runs (the
+    same process: its start time is recorded too). Its answers are not needed: under load (a CPU
+    busy with Dask workers) a status request can take seconds, and taking a slow cloud for a dead
+    one would start a second one beside it.
+    """
+    endpoint = os.environ.get(ENDPOINT_ENV)
+    if endpoint:
+        try:
+            status = cloud_status(endpoint)
+        except CloudError as err:
+            raise CloudError(f"{ENDPOINT_ENV}={endpoint} is set, but {err}") from None
+        return Cloud(endpoint, status.public_bucket, status.scratch_bucket)
+    try:
+        state = json.loads(state_file().read_text())
+        endpoint = state["endpoint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not process_alive(state.get("pid"), state.get("started")):
+        return None
+    public = state.get("public_bucket", PUBLIC_BUCKET)
+    return Cloud(endpoint, public, state.get("scratch_bucket", SCRATCH_BUCKET))
+
+
+def session_owner() -> int:
+    """The process a shared cloud belongs to: the Jupyter server of this kernel, else this process."""
+    parent = os.environ.get("JPY_PARENT_PID", "")
+    return int(parent) if parent.isdigit() and process_alive(parent) else os.getpid()
+
+
+def start_cloud(
+    latency_ms: float = DEFAULT_LATENCY_MS,
+    jitter_ms: float = 0.0,
+    bandwidth_mbps: float | None = None,
+    data: Path | None = None,
+    record_state: bool = False,
+    log: Path | None = None,
+    faults: Iterable[str] = (),
+    owner: int | None = None,
+) -> Cloud:
+    """Start a new local cloud in a process of its own; stop it with ``.stop()`` or ``with``.
+
+    It serves the folder ``data`` (default: the sample data) and ends when it is stopped or when
+    the process ``owner`` (default: this one) ends, however it ends. With ``record_state`` it
+    records itself in the state file for other notebooks to find. ``faults`` are in force from the
+    start, written as on the command line (``"slowdown:rate=0.5,seed=1"``).
+    """
+    owner = os.getpid() if owner is None else owner
+    command = [*SERVER, "--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms)]
+    command += ["--owner-pid", str(owner)]
+    command += [] if bandwidth_mbps is None else ["--bandwidth-mbps", str(bandwidth_mbps)]
+    command += [] if data is None else ["--data", str(data)]
+    command += [] if record_state else ["--no-state-file"]
+    for spec in faults:
+        command += ["--fault", spec]
+    errors = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        stdin=subprocess.DEVNULL,
+        start_new_session=record_state,  # interrupting a notebook does not interrupt its cloud
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        said = read_announcement(process, "READY", START_TIMEOUT_S, "the local cloud")
+    except CloudError as err:
+        where = f"see {log}" if log else "run python -m helpers.cloud serve to see why"
+        raise CloudError(f"{err}; {where}") from None
+    if record_state and process.stdout is not None:
+        process.stdout.close()  # it writes nothing more once ready
+    return Cloud(said["ENDPOINT"], said.get("BUCKET", PUBLIC_BUCKET), SCRATCH_BUCKET, process)
+
+
+def ensure_cloud(verbose: bool = True) -> Cloud:
+    """The session's local cloud, started (100 ms latency) if none runs.
+
+    Safe to call from several notebooks at once: a lock file makes sure only one cloud starts. With
+    ``verbose`` it says where the cloud is, and warns when the session's memory runs short.
+
+    Examples
+    --------
+    >>> cloud = ensure_cloud()  # doctest: +SKIP
+    Local cloud at http://127.0.0.1:40263 (bucket course-data)
+    """
+    cloud = find_cloud()
+    if cloud is None:
+        data_dir().mkdir(parents=True, exist_ok=True)
+        with open(data_dir() / "cloud.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time; the others then find it
+            cloud = find_cloud()
+            if cloud is None:
+                if verbose:
+                    print("No local cloud is running: starting one for this Jupyter session...")
+                log = data_dir() / "cloud.log"
+                cloud = start_cloud(record_state=True, log=log, owner=session_owner())
+                cloud.process = None  # it belongs to the session, not to this notebook
+    if verbose:
+        print(f"Local cloud at {cloud.endpoint} (bucket {cloud.public_bucket})")
+        warning = memory_warning()
+        if warning:
+            print(warning)
+    return cloud
+
+
+def read_announcement(
+    process: subprocess.Popen[bytes], ready: str, timeout_s: float, what: str
+) -> dict[str, str]:
+    """Read ``KEY value`` lines from a child's stdout until a line starts with ``ready``.
+
+    A plain ``readline()`` would wait as long as the child stays silent; this waits at most
+    ``timeout_s`` (then kills the child) and notices a child that exits first. Raises
+    :class:`CloudError` saying which happened.
+
+    Examples
+    --------
+    >>> child = subprocess.Popen([sys.executable, "-c", "print('PORT 1'); print('READY now')"],
+    ...                          stdout=subprocess.PIPE)
+    >>> read_announcement(child, "READY", 10, "a child")
+    {'PORT': '1', 'READY': 'now'}
+    """
+    assert process.stdout is not None, "start the process with stdout=subprocess.PIPE"
+    lines: dict[str, str] = {}
+    pending = b""
+    deadline = time.monotonic() + timeout_s
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while True:
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                key, _, value = line.decode(errors="replace").strip().partition(" ")
+                lines[key] = value
+                if key == ready:
+                    return lines
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise CloudError(f"{what} did not start within {timeout_s:.0f} s")
+            block = os.read(process.stdout.fileno(), 65536) if selector.select(1.0) else None
+            if block:
+                pending += block
+            elif block == b"" or process.poll() is not None:
+                raise CloudError(f"{what} exited with code {process.wait()} before it was ready")
+
+
+# --- the command line ------------------------------------------------------------------------------
+def fault_settings(spec: str) -> dict[str, Any]:
+    """A fault written on a command line, ``KIND[:name=value,...]``, as keyword arguments.
+
+    The cloud checks kinds and values when the fault is added.
+
+    Examples
+    --------
+    >>> fault_settings("slowdown:rate=0.5,seed=1,keys=*/0/*")
+    {'kind': 'slowdown', 'rate': 0.5, 'seed': 1, 'keys': '*/0/*'}
+    """
+    kind, _, rest = spec.strip().partition(":")
+    settings: dict[str, Any] = {"kind": kind.strip()}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"fault {spec!r}: expected KIND[:name=value,...], got {item!r}")
+        settings[key.strip()] = _number_or_text(value.strip(), key.strip())
+    return settings
+
+
+def _number_or_text(text: str, key: str) -> float | int | str:
+    if key in ("name", "keys", "mode"):
+        return text
+    for kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return float(text) if key == "rate" else kind(text)
+    return text
+
+
+def _non_negative(text: str) -> float:
+    """An argparse ``type``: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """User errors are one line, ``error: ...``, and exit code 2."""
+
+    def error(self, message: str) -> Any:
+        """Print ``error: message`` to stderr and exit with code 2."""
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m helpers.cloud", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser(
+        "serve", add_help=False, help="serve the sample data on 127.0.0.1 until Ctrl-C (see --help)"
+    )
+    commands.add_parser("status", help="the running cloud's settings and counters")
+    setter = commands.add_parser("set", help="change the running cloud's network and faults")
+    for name in ("--latency-ms", "--jitter-ms"):
+        setter.add_argument(name, type=_non_negative)
+    setter.add_argument("--bandwidth-mbps", type=_non_negative, help="0 removes the cap")
+    setter.add_argument("--clear-faults", action="store_true", help="remove every fault first")
+    setter.add_argument("--remove-fault", action="append", default=[], metavar="NAME")
+    setter.add_argument(
+        "--fault", action="append", default=[], metavar="KIND[:k=v,...]", help="add a fault"
+    )
+    commands.add_parser("faults", help="the running cloud's faults and how often each fired")
+    return parser
+
+
+def _set(cloud: Cloud, args: argparse.Namespace) -> None:
+    names = ("latency_ms", "jitter_ms", "bandwidth_mbps")
+    changes = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if changes.get("bandwidth_mbps") == 0:
+        changes["bandwidth_mbps"] = None
+    if changes:
+        cloud.set_conditions(**changes)
+    if args.clear_faults:
+        cloud.clear_faults()
+    for name in args.remove_fault:
+        cloud.remove_fault(name)
+    for spec in args.fault:
+        cloud.add_fault(**fault_settings(spec))
+    print(json.dumps(cloud.status().as_dict(), indent=2))
+
+
+def _describe(fault: Fault) -> str:
+    params = " ".join(f"{k}={v}" for k, v in fault.params.items())
+    state = "" if fault.active else "  (over)"
+    return (
+        f"{fault.name:<16} {fault.kind:<13} rate={fault.rate:g} keys={fault.keys} "
+        f"seed={fault.seed} {params}  fired {fault.fired} of {fault.seen}{state}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m helpers.cloud``: returns the exit code (2 and one line for bad input)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:  # the server runs in this process's place, with its own options
+        os.execv(sys.executable, [*SERVER, *argv[1:]])
+    args = _parser().parse_args(argv)
+    try:
+        cloud = find_cloud()
+        if cloud is None:
+            print(
+                "No local cloud is running (start one: python -m helpers.cloud serve)",
+                file=sys.stderr,
+            )
+            return 1
+        if args.command == "status":
+            print(json.dumps(cloud.status().as_dict(), indent=2))
+        elif args.command == "set":
+            _set(cloud, args)
+        else:
+            faults = cloud.faults()
+            print("\n".join(_describe(f) for f in faults) if faults else "no faults")
+        return 0
+    except (CloudError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
