@@ -35,7 +35,7 @@ help:
 	@echo "make clean    remove generated data and test artifacts (distclean: also .venv)"
 
 # pip, uv and the build tools come from the lock too. pip installs uv, and uv installs the rest: the
-# same pins as `pip install -c $(LOCK) --build-constraint $(LOCK) -e ".[test,napari]"`, downloaded and
+# same pins as `pip install -c $(LOCK) --build-constraint $(LOCK) -e ".[test,napari,site]"`, downloaded and
 # unpacked in parallel (about 1 min instead of 3 on 2 cores). Without uv that pip command does the same.
 # --compile-bytecode does what pip does by default: with PYTHONDONTWRITEBYTECODE set (as on CI machines)
 # nothing else writes the .pyc files, and every kernel and worker would compile its imports again.
@@ -43,7 +43,7 @@ $(INSTALLED): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; run: make PYTHON=python3.11 ...")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c $(LOCK) pip uv
-	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -c $(LOCK) --build-constraints $(LOCK) -e ".[test,napari]"
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -c $(LOCK) --build-constraints $(LOCK) -e ".[test,napari,site]"
 	touch $@
 
 setup: $(INSTALLED)
