@@ -19,7 +19,7 @@ LOCK := requirements/lock.txt
 UV_VERSION := 0.13.9
 UV_COMPILE := $(VENV)/bin/uv pip compile --python-platform linux --python-version 3.11 --quiet
 
-.PHONY: help setup lock data cloud lab test lint browser napari check bench benchmarks book clean distclean
+.PHONY: help setup lock data cloud lab test lint browser site-tools napari check bench benchmarks book clean distclean
 
 help:
 	@echo "make lab      set up, start the local cloud and JupyterLab on notebooks/"
@@ -30,7 +30,7 @@ help:
 	@echo "make check    measure the local cloud's latency and throughput"
 	@echo "make bench    run the download benchmark (sequential vs parallel)"
 	@echo "make benchmarks  all speed figures: cloud, download, browse, segment (python -m course_tools bench ...)"
-	@echo "make book     build the course as a static HTML site in build/site/ (offline)"
+	@echo "make book     build the course as a static HTML site in build/site/ (offline; Sphinx, myst-nb)"
 	@echo "make lock     regenerate requirements/lock.txt and the conda environment files from pyproject.toml"
 	@echo "make clean    remove generated data and test artifacts (distclean: also .venv)"
 
@@ -97,12 +97,25 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium xvfb >/dev/null; \
 	  else echo "chromium or Xvfb not found and cannot be installed here: the browser and napari tests will fail under CI"; fi; }
 
+# mermaid-cli, which draws the module page's concept map when the site is built (course_tools/site/mermaid.py),
+# pinned with its dependencies in requirements/npm/package-lock.json and installed by npm ci into .venv/node.
+# Its puppeteer drives Debian's chromium (make browser): its own browser download is skipped.
+MMDC := $(VENV)/node/node_modules/.bin/mmdc
+$(MMDC): requirements/npm/package.json requirements/npm/package-lock.json | $(INSTALLED)
+	@command -v npm >/dev/null || { echo "npm is needed to install mermaid-cli for the site (Debian: apt-get install -y npm)"; exit 1; }
+	mkdir -p $(VENV)/node
+	cp requirements/npm/package.json requirements/npm/package-lock.json $(VENV)/node/
+	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix $(VENV)/node --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+site-tools: $(MMDC) browser
+
 lint: setup
 	$(VENV)/bin/ruff check helpers course_tools tests notebooks activities requirements
 	$(VENV)/bin/ruff format --check helpers course_tools tests notebooks activities requirements
 	$(VENV)/bin/mypy
 
-test: setup browser data lint
+test: setup browser site-tools data lint
 	$(PY) -m pytest
 
 # Activity "skimage napari" (activities/README.md); headless: make napari ARGS="--screenshot out.png".
@@ -121,9 +134,10 @@ benchmarks: data
 	$(PY) -m course_tools bench browse
 	$(PY) -m course_tools bench segment
 
-# The course site, offline: the notebooks with the outputs of the last test run (test-artifacts/executed/,
-# written by tests/test_notebooks.py), executed once against the local cloud where there is no copy.
-book: data
+# The course site (Sphinx, myst-nb, sphinx-book-theme; course_tools/site/), offline: the notebooks with the
+# outputs of the last test run (test-artifacts/executed/, written by the notebooks' session in make test),
+# executed once against the local cloud where there is no copy. Open build/site/index.html.
+book: data site-tools
 	$(PY) -m course_tools site build build/site --execute
 
 clean:

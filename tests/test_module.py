@@ -6,8 +6,9 @@
 - the figure rebuilds byte for byte (SVG);
 - ``course/activities/fiji.md``: every URL comes from the catalog and the local ones answer on a
   running local cloud; the menu paths are the known ones; the cost table follows the samples;
-- ``course/assessment.md`` is what ``python -m course_tools quiz --markdown`` writes, and the answers
-  agree with the helpers, the sample data and zarr itself.
+- ``course/assessment.md`` is what ``python -m course_tools quiz --markdown`` writes (an exercise and
+  a folded solution per question), and the answers agree with the helpers, the sample data and zarr
+  itself.
 """
 
 from __future__ import annotations
@@ -312,6 +313,29 @@ def test_assessment_page_is_the_generated_one() -> None:
         cwd=REPO_ROOT,
     ).stdout
     assert out == ASSESSMENT.read_text()
+
+
+def test_assessment_page_folds_each_answer_under_its_question() -> None:
+    text = ASSESSMENT.read_text()
+    exercises = re.findall(r"^```\{exercise\} \w+\n:label: ([\w-]+)$", text, re.M)
+    solutions = re.findall(r"^```\{solution\} ([\w-]+)\n:class: dropdown$", text, re.M)
+    fill = [q.id for q in QUESTIONS if isinstance(q, FillIn)]
+    assert exercises == solutions == fill + [q.id for q in QUESTIONS if q.id not in fill]
+    assert "<details>" not in text  # the site folds them (sphinx-exercise, sphinx-togglebutton)
+
+
+def test_jupyterquiz_still_reaches_for_a_cdn() -> None:
+    """The notebook form is ours because jupyterquiz loads MathJax from a CDN (widget.py says more).
+
+    When a release stops doing that, this fails: then the form can move to jupyterquiz.
+    """
+    import jupyterquiz
+
+    scripts = Path(jupyterquiz.__file__).parent / "js"
+    found = [
+        p.name for p in scripts.glob("*.js") if "cdn.jsdelivr.net/npm/mathjax" in p.read_text()
+    ]
+    assert found, f"jupyterquiz {jupyterquiz.__version__} no longer loads MathJax from a CDN"
 
 
 def answers(question_id: str) -> list[float]:

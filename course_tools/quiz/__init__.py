@@ -1,15 +1,16 @@
-"""The course's assessment: questions as data, graded answers, a notebook form, the Markdown page.
+"""The course's assessment: questions as data, graded answers, a notebook form, the site's page.
 
 Each question is a frozen dataclass (:class:`FillIn` with ``___`` blanks, or
 :class:`MultipleChoice`); every number in them comes from the helpers' own maths. Learners check
 their answers in a notebook with the form :func:`quiz` or one at a time with :func:`check`; the
-page ``course/assessment.md`` is written from the same data
-(``python -m course_tools quiz --markdown > course/assessment.md``), so they cannot drift apart.
+page ``course/assessment.md`` (sphinx-exercise directives: the site folds the answers) is written
+from the same data (``python -m course_tools quiz --markdown > course/assessment.md``), so they
+cannot drift apart.
 
 - :mod:`course_tools.quiz.items` -- question types and grading (pure)
 - :mod:`course_tools.quiz.questions` -- the questions, computed from the helpers
-- :mod:`course_tools.quiz.markdown` -- the assessment page
-- :mod:`course_tools.quiz.widget` -- the ipywidgets form
+- :mod:`course_tools.quiz.page` -- the assessment page, as exercises and folded solutions
+- :mod:`course_tools.quiz.widget` -- the ipywidgets form (why not jupyterquiz: see there)
 
 Examples
 --------
@@ -26,7 +27,7 @@ import logging
 from collections.abc import Sequence
 
 from course_tools.quiz.items import Blank, Feedback, FillIn, MultipleChoice, Question, grade
-from course_tools.quiz.markdown import COMMAND, to_markdown
+from course_tools.quiz.page import COMMAND, to_markdown
 from course_tools.quiz.questions import QUESTIONS, TOPICS, by_id
 from course_tools.quiz.widget import QuizForm, feedback_html, quiz
 

@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from course_tools.quiz.items import BLANK, FillIn, grade
-from course_tools.quiz.markdown import to_markdown
+from course_tools.quiz.page import to_markdown
 from course_tools.quiz.questions import QUESTIONS, by_id
 
 __all__ = ["main"]

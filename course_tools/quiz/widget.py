@@ -4,6 +4,15 @@ Fill-in questions get one text box per blank, multiple-choice questions a set of
 Pressing *Check* grades the answer with :func:`course_tools.quiz.items.grade` and shows its one-line
 feedback under the question; the score at the top counts the questions answered right so far.
 
+Why this form is ours and not jupyterquiz's (2.9.6.4, in the runtime): in JupyterLab 4.6,
+jupyterquiz loads MathJax from a CDN (``cdn.jsdelivr.net``) whenever it is shown after JupyterLab
+has loaded its own MathJax (a second run of the cell is enough), whatever the questions say, and
+every number it checks raises ``MathJax.typeset is not a function`` in the page. Offline that is a
+failed request and an error per answer; the course runs offline. This form needs only ipywidgets,
+grades with the same :func:`~course_tools.quiz.items.grade` as :func:`course_tools.quiz.check`,
+and accepts every spelling that ``check`` accepts (``"10,244 bytes"``). ``tests/test_module.py``
+notices when a jupyterquiz release stops reaching for the CDN.
+
 Examples
 --------
 >>> form = quiz(topic="shards")
