@@ -16,6 +16,7 @@ from binder_session import BackgroundSession
 from course_tools.samples import build_samples
 from helpers.catalog import remote_available
 from helpers.cloud import Cloud, start_cloud
+from helpers.paths import REPO_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +73,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the notebooks' Binder-shaped session in the background, if their tests were selected."""
+    """Start the notebooks' Binder-shaped session in the background, if a selected test needs it.
+
+    The notebooks' own tests run the notebooks they select; another test waiting for the session
+    (the site's, which reuses the executed notebooks) runs all of them.
+    """
     paths = sorted(
         {
             item.callspec.params["path"]
@@ -80,6 +85,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             if item.path.name == "test_notebooks.py" and hasattr(item, "callspec")
         }
     )
+    waiting = any("binder_session" in getattr(item, "fixturenames", ()) for item in session.items)
+    if not paths and waiting:
+        paths = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if paths and not session.config.option.collectonly:
         background = BackgroundSession(paths)
         background.start()

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from warnings import catch_warnings, simplefilter
 
 from course_tools.site.config import BINDERHUB, SiteConfig, read_config
 from course_tools.site.mermaid import mermaid_settings
@@ -121,6 +122,7 @@ def build_site(
         A page has a mermaid diagram and mermaid-cli or Chromium is not installed.
     """
     from sphinx.application import Sphinx
+    from sphinx.deprecation import RemovedInSphinx11Warning
     from sphinx.util.console import nocolor
     from sphinx.util.docutils import docutils_namespace, patch_docutils
 
@@ -140,7 +142,9 @@ def build_site(
             settings |= mermaid_settings(Path(work))
         status, warnings = io.StringIO(), io.StringIO()
         nocolor()
-        with patch_docutils(CONF_DIR), docutils_namespace():
+        with patch_docutils(CONF_DIR), docutils_namespace(), catch_warnings():
+            # The pinned extensions use Sphinx APIs that Sphinx 11 removes: their business, not ours.
+            simplefilter("ignore", RemovedInSphinx11Warning)
             app = Sphinx(
                 src, CONF_DIR, out, doctrees, "html", settings, status, warnings, freshenv=True
             )

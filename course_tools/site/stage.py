@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 _MARKDOWN = MarkdownIt("commonmark")
 
 
+@dataclass
 class Staged:
     """What :func:`stage` gathered: the pages' document names, the extra files, the notebooks run.
 
@@ -54,11 +56,10 @@ class Staged:
         Whether a page has a mermaid diagram.
     """
 
-    def __init__(self) -> None:
-        self.docnames: list[str] = []
-        self.extras: list[str] = []
-        self.executed: list[str] = []
-        self.mermaid = False
+    docnames: list[str] = field(default_factory=list)
+    extras: list[str] = field(default_factory=list)
+    executed: list[str] = field(default_factory=list)
+    mermaid: bool = False
 
 
 def local_links(markdown: str) -> list[str]:
