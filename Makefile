@@ -31,6 +31,7 @@ help:
 	@echo "make bench    run the download benchmark (sequential vs parallel)"
 	@echo "make benchmarks  all speed figures: cloud, download, browse, segment (python -m course_tools bench ...)"
 	@echo "make book     build the course as a static HTML site in build/site/ (offline; Sphinx, myst-nb)"
+	@echo "make site-tools  install mermaid-cli (npm) for the site's diagrams, and chromium"
 	@echo "make lock     regenerate requirements/lock.txt and the conda environment files from pyproject.toml"
 	@echo "make clean    remove generated data and test artifacts (distclean: also .venv)"
 

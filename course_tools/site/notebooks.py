@@ -23,6 +23,8 @@ Examples
 ['<b>Level 2</b>']
 >>> plain_text("*Figure:* a `zarr` chunk, [see](x.md)")
 'Figure: a zarr chunk, see'
+>>> plain_text("<b>Level 2</b> of 0&ndash;5: `<image URL>/0`")
+'Level 2 of 0–5: <image URL>/0'
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ _MARKDOWN = MarkdownIt("commonmark")
 
 def plain_text(markdown: str) -> str:
     """Markdown (or HTML) as one line of plain text: markup dropped, entities decoded."""
-    rendered = _MARKDOWN.render(markdown) if "<" not in markdown else markdown
+    rendered = _MARKDOWN.render(markdown)  # HTML passes through as it is
     text = html.unescape(re.sub(r"<[^>]+>", " ", rendered))
     text = " ".join(text.replace("\u2007", " ").split())
     return re.sub(r" ([,.;:)])", r"\1", text)
