@@ -486,6 +486,27 @@ def test_bad_configuration_is_one_clear_error(tmp_path: Path) -> None:
     assert read_config(bad).binder_url("notebooks/00_welcome.ipynb") is None
 
 
+def test_a_notebook_without_an_executed_copy_is_executed_once(tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata.kernelspec = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# N"),
+        nbformat.v4.new_code_cell("print(6 * 7)"),
+    ]
+    nbformat.write(notebook, tmp_path / "n.ipynb")
+    config = SiteConfig("t", ("n.ipynb",), root=tmp_path)
+    executed = tmp_path / "executed"
+    build = build_site(tmp_path / "out", executed, execute=True, config=config)
+    assert build.executed == ("n.ipynb",) and (executed / "n.ipynb").is_file()
+    assert "42" in (tmp_path / "out" / "n.html").read_text()
+    again = build_site(tmp_path / "out", executed, execute=True, config=config)
+    assert again.executed == ()  # the copy is reused
+
+
 def test_a_link_to_a_missing_file_fails_the_build(tmp_path: Path) -> None:
     (tmp_path / "page.md").write_text("# A page\n\n[gone](nowhere.md)\n")
     config = SiteConfig("t", ("page.md",), root=tmp_path)

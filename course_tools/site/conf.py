@@ -1,4 +1,4 @@
-"""Sphinx's configuration of the course site (read by Sphinx, not imported by the course's code).
+"""Sphinx's configuration of the course site (read by Sphinx; the build reads two of its values).
 
 Jupyter Book 1's stack: myst-nb renders the Markdown pages and the notebooks (never executing them:
 the build reuses the test run's outputs), sphinx-book-theme lays the pages out, sphinx-togglebutton
@@ -27,7 +27,6 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 
 # MyST: GitHub-style anchors for links such as glossary.md#zarr-v2--v3.
 myst_heading_anchors = 3
-myst_enable_extensions = ["colon_fence"]
 
 # myst-nb: reuse the saved outputs; no widget manager from a CDN.
 nb_execution_mode = "off"
@@ -57,6 +56,3 @@ html_theme_options = {
 hide_solutions = False
 togglebutton_hint = "Show the answer"
 togglebutton_hint_hide = "Hide the answer"
-
-# Sphinx's warnings that are not about the course's pages.
-suppress_warnings = ["myst.header", "mystnb.unknown_mime_type"]
