@@ -3,7 +3,7 @@
 The limits (request-, bandwidth- and compute-bound) are explained in :mod:`course_tools.limits`.
 Requests in flight on a cluster = sum over workers of ``threads x min(chunks per task,
 async.concurrency)`` (each task reads several chunks at once through zarr), capped by each worker's
-connection pool (:data:`helpers.config.MAX_CONNECTIONS`).
+connection pool (:data:`course_tools.config.MAX_CONNECTIONS`).
 
 Not a limit, but printed next to them: the CPU seconds a run used (:func:`cpu_seconds`).
 :func:`start_or_connect` starts a local cluster (worker processes on 127.0.0.1, told where the local
@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING
 import psutil
 import zarr
 
+from course_tools.config import CLUSTER_CONNECT_TIMEOUT_S, MAX_WORKERS
 from course_tools.limits import Limits, Run
 from helpers.cloud import ENDPOINT_ENV
-from helpers.config import CLUSTER_CONNECT_TIMEOUT_S, MAX_CONNECTIONS, MAX_WORKERS
 from helpers.image import OmeImage
 from helpers.model import check_concurrency, check_count
-from helpers.segment.pipeline import DEFAULT_MIN_SIZE, PLANES_PER_TASK, segment_to_zarr
+from helpers.segment import DEFAULT_MIN_SIZE, PLANES_PER_TASK, segment_to_zarr
+from helpers.storage import MAX_CONNECTIONS
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
@@ -174,7 +175,7 @@ def requests_in_flight(client: Client, planes_per_task: int = PLANES_PER_TASK) -
     """Chunk requests the cluster behind ``client`` can have in flight at once.
 
     Per worker: threads x min(chunks per task, that worker's zarr ``async.concurrency``), capped
-    by the worker's connection pool (:data:`helpers.config.MAX_CONNECTIONS`); summed over workers.
+    by the worker's connection pool (:data:`course_tools.config.MAX_CONNECTIONS`); summed over workers.
 
     Parameters
     ----------

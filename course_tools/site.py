@@ -29,7 +29,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-from helpers.paths import REPO_ROOT
+from course_tools import REPO_ROOT
 
 __all__ = ["SiteBuild", "SiteConfig", "build_site", "heading_id", "read_config"]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from .config import ONLINE_PROBE_TIMEOUT_S, PROBE_TIMEOUT_S
-from .fetch.retry import RetryPolicy
+from .cloud import data_dir
+from .fetch import RetryPolicy
 from .image import NotOmeZarrError, OmeImage, read_ome_image
 from .storage import Location, check_reachable, parse_location
 
@@ -29,6 +29,15 @@ REMOTE_BASE = f"{REMOTE_ENDPOINT}/{REMOTE_BUCKET}/{REMOTE_PREFIX}"
 SOURCE_ENV = "COURSE_SOURCE"
 Source = Literal["local", "remote"]
 SOURCES: tuple[str, ...] = ("local", "remote")
+PROBE_TIMEOUT_S = 10.0
+"""``open_image`` first opens a TCP connection to the host, for at most this long."""
+ONLINE_PROBE_TIMEOUT_S = 3.0
+"""How long :func:`remote_available` waits for the public host."""
+
+
+def samples_dir() -> Path:
+    """The folder of the sample OME-Zarr stores that the local cloud serves (``data/samples``)."""
+    return data_dir() / "samples"
 
 
 @dataclass(frozen=True)
@@ -340,7 +349,6 @@ def is_course_location(location: Location) -> bool:
     False
     """
     from .cloud import PUBLIC_BUCKET
-    from .paths import samples_dir
 
     if location.scheme == "file":
         return Path(location.path).is_relative_to(samples_dir())
@@ -370,6 +378,7 @@ def default_s3_endpoint(bucket: str) -> str | None:
 
 
 __all__ = [
+    "samples_dir",
     "CATALOG",
     "REMOTE_BASE",
     "REMOTE_ENDPOINT",

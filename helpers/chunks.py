@@ -1,9 +1,10 @@
-"""Chunk-grid maths of a Zarr array: grids, regions, chunk keys. Pure functions, no I/O.
+"""Which chunks, which keys, which URLs: the chunk-grid maths of a Zarr array.
 
 A Zarr array is stored as many small objects: its metadata document plus one object per chunk.
 Reading a chunk remotely is therefore one GET of one URL, ``<array URL>/<chunk key>``, and reading a
-region costs one request per chunk it touches. This module answers "which chunks, which keys?"
-from shapes and metadata alone; downloading is :mod:`helpers.fetch`'s job.
+region costs one request per chunk it touches. The maths here are pure (no I/O): which chunks a
+region touches, their keys. :func:`read_array_metadata` and :func:`chunk_urls` add the one request
+they need (the metadata document).
 
 Conventions: a *region* is a tuple of ``slice`` objects, one per array axis (``start`` included,
 ``stop`` excluded, both inside the array, step 1). A *chunk index* is a tuple of integers, one per
@@ -30,11 +31,14 @@ Examples
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
+
+from .fetch import FetchError, check_url, fetch_sequential
 
 __all__ = [
     "ChunkIndex",
@@ -45,10 +49,12 @@ __all__ = [
     "chunk_keys",
     "chunk_layout",
     "chunk_region",
+    "chunk_urls",
     "chunks_for_region",
     "count_chunks",
     "intersect",
     "normalize_region",
+    "read_array_metadata",
     "region_shape",
     "relative_region",
 ]
@@ -398,3 +404,43 @@ def chunk_keys(source: dict[str, Any] | ChunkLayout | Any, region: Selection = N
     """
     layout = source if isinstance(source, ChunkLayout) else chunk_layout(source)
     return layout.keys(region)
+
+
+# --- over HTTP ---------------------------------------------------------------------------------------
+def read_array_metadata(array_url: str) -> dict[str, Any]:
+    """Download an array's metadata: ``zarr.json`` (Zarr v3), or else ``.zarray`` (Zarr v2).
+
+    Raises ``ValueError`` when neither exists at ``array_url`` (naming both URLs), and
+    :class:`helpers.fetch.FetchError` when the server fails in another way.
+
+    Examples
+    --------
+    >>> read_array_metadata(level_url)["shape"]  # doctest: +SKIP
+    [2, 236, 275, 271]
+    """
+    base = check_url(array_url).rstrip("/")
+    for name in ("zarr.json", ".zarray"):
+        try:
+            return dict(json.loads(fetch_sequential([f"{base}/{name}"]).data[0]))
+        except FetchError as err:
+            if err.status != 404:
+                raise
+    raise ValueError(f"no Zarr array at {base}: neither {base}/zarr.json nor {base}/.zarray exists")
+
+
+def chunk_urls(
+    array_url: str, region: Selection = None, metadata: dict[str, Any] | ChunkLayout | None = None
+) -> list[str]:
+    """The URLs of the chunks ``region`` touches (all for ``None``): one GET each reads the region.
+
+    ``metadata`` is the array's, if already known; otherwise it is downloaded.
+
+    Examples
+    --------
+    >>> meta = {"zarr_format": 2, "shape": [3, 10], "chunks": [1, 10], "dtype": "<u2"}
+    >>> chunk_urls("http://127.0.0.1:9000/course-data/a.zarr/0", (slice(1, 3),), meta)
+    ['http://127.0.0.1:9000/course-data/a.zarr/0/1.0', 'http://127.0.0.1:9000/course-data/a.zarr/0/2.0']
+    """
+    base = check_url(array_url).rstrip("/")
+    source = read_array_metadata(base) if metadata is None else metadata
+    return [f"{base}/{key}" for key in chunk_keys(source, region)]

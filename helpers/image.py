@@ -1,12 +1,20 @@
-"""An opened OME-Zarr image (OME-NGFF 0.4 or 0.5): a small, lazy :class:`OmeImage`.
+"""An OME-Zarr image, opened lazily: its OME-NGFF metadata (0.4 or 0.5) and its levels.
 
 :func:`read_ome_image` opens the group at a location (through :mod:`helpers.storage`), reads its
-metadata with :mod:`helpers.ngff` (both versions) and keeps the level arrays lazy: nothing but
-metadata is downloaded until you index a level.
+metadata and keeps the level arrays lazy: nothing but metadata is downloaded until you index a level
+(:class:`OmeImage`). OME-NGFF 0.4 (Zarr v2) keeps its metadata at the top level of the group's
+``.zattrs``; 0.5 (Zarr v3) keeps it under ``"ome"`` in ``zarr.json``. Code that reads
+``attrs["multiscales"]`` directly breaks on 0.5 with a ``KeyError``; :func:`ome_metadata` reads both.
+The reading is written out here because lesson 01 shows both places; to *check* a store against the
+specification, use ome-zarr-models (``ome_zarr_models.open_ome_zarr``), as lessons 06 and 09 do.
+
+Only :data:`SUPPORTED_VERSIONS` are read; :func:`check_version` refuses any other declared one
+(0.1-0.3 lack axes and pixel sizes, 0.6+ may move what would then be misread).
 
 Examples
 --------
->>> from helpers import open_image
+>>> ome_metadata({"ome": {"version": "0.5", "multiscales": []}})[1]
+'0.5'
 >>> image = open_image("nuclei")  # doctest: +SKIP
 >>> image.axes, image.level(-1).shape  # doctest: +SKIP
 (['c', 'z', 'y', 'x'], (2, 236, 68, 67))
@@ -14,6 +22,8 @@ Examples
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,13 +31,211 @@ import zarr
 import zarr.errors
 
 from ._compat import array_store
-from .fetch.retry import RetryPolicy
-from .ngff import channel_names, check_version, label_names, ome_metadata, parse_multiscale
+from .fetch import RetryPolicy
 from .reliable import ReliableStore, is_strict
 from .storage import Location, close_store, zarr_store
-from .text import plural
 
-__all__ = ["NotOmeZarrError", "OmeImage", "image_from_group", "read_ome_image"]
+__all__ = [
+    "SUPPORTED_VERSIONS",
+    "Multiscale",
+    "NotOmeZarrError",
+    "OmeImage",
+    "UnsupportedVersionError",
+    "channel_names",
+    "channel_windows",
+    "check_version",
+    "default_z",
+    "image_from_group",
+    "label_names",
+    "ome_metadata",
+    "parse_multiscale",
+    "read_ome_image",
+]
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_VERSIONS = ("0.4", "0.5")
+"""The OME-NGFF versions the helpers read and write."""
+
+
+class UnsupportedVersionError(ValueError):
+    """The metadata declares an OME-NGFF version the helpers cannot read (the message names it)."""
+
+
+def ome_metadata(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The OME part of a group's attributes and its version.
+
+    Under ``"ome"`` in 0.5 (version there), at the top level in 0.4 (version in the first
+    ``multiscales`` entry).
+
+    Examples
+    --------
+    >>> ome_metadata({"multiscales": [{"version": "0.4", "datasets": []}]})[1]
+    '0.4'
+    """
+    if "ome" in attributes:
+        ome = dict(attributes["ome"])
+        return ome, ome.get("version")
+    multiscales = attributes.get("multiscales") or [{}]
+    return dict(attributes), multiscales[0].get("version")
+
+
+def check_version(version: object, where: str = "this image", *, missing: str = "0.4") -> str:
+    """The declared OME-NGFF ``version`` if the helpers read it (one of :data:`SUPPORTED_VERSIONS`).
+
+    Parameters
+    ----------
+    version : str or None
+        The version the metadata declares (second item of :func:`ome_metadata`).
+    where : str, optional
+        The image's URL or path, for the messages.
+    missing : str, optional
+        The version returned (with a logged warning) when none is declared: ``"0.5"`` for
+        metadata under ``"ome"``, else ``"0.4"``.
+
+    Raises
+    ------
+    UnsupportedVersionError
+        Any other declared version (0.1-0.3, 0.6+, "0.9"...), named with the supported ones.
+
+    Examples
+    --------
+    >>> check_version("0.5")
+    '0.5'
+    >>> check_version("0.9", "s3://bucket/new.zarr")
+    Traceback (most recent call last):
+    ...
+    helpers.image.UnsupportedVersionError: s3://bucket/new.zarr declares OME-NGFF version '0.9'; ...
+    """
+    supported = " and ".join(SUPPORTED_VERSIONS)
+    if version is None:
+        logger.warning("%s declares no OME-NGFF version; reading it as %s", where, missing)
+        return missing
+    if str(version).strip() in SUPPORTED_VERSIONS:
+        return str(version).strip()
+    older = str(version).strip() in ("0.1", "0.2", "0.3")
+    todo = (
+        "convert it to 0.4 or newer (e.g. with ome-zarr-py or bioformats2raw)"
+        if older
+        else "open a 0.4 or 0.5 copy of the image, or update the course's helpers"
+    )
+    raise UnsupportedVersionError(
+        f"{where} declares OME-NGFF version {version!r}; the helpers read only {supported}: {todo}"
+    )
+
+
+@dataclass(frozen=True)
+class Multiscale:
+    """The first ``multiscales`` entry of an image, resolved into plain lists.
+
+    Attributes
+    ----------
+    axes : list of str
+        Axis names in array order, e.g. ``["c", "z", "y", "x"]``.
+    units : dict
+        Unit of each axis that has one, e.g. ``{"z": "micrometer"}``.
+    paths : list of str
+        The level arrays' paths inside the group, level 0 (full resolution) first.
+    scales, translations : list of tuple of float
+        Per level, the physical size of one pixel and the physical offset of the first pixel,
+        along each axis (the multiscale-wide transformations already applied).
+    name : str or None
+        The multiscale's name.
+    version : str or None
+        The OME-NGFF version it declares.
+    """
+
+    axes: list[str]
+    units: dict[str, str]
+    paths: list[str]
+    scales: list[tuple[float, ...]]
+    translations: list[tuple[float, ...]]
+    name: str | None = None
+    version: str | None = None
+    entry: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def _transforms(
+    transforms: Sequence[Mapping[str, Any]] | None, ndim: int
+) -> tuple[list[float], list[float]]:
+    scale, translation = [1.0] * ndim, [0.0] * ndim
+    for t in transforms or []:
+        if t.get("type") == "scale":
+            scale = [float(v) for v in t["scale"]]
+        elif t.get("type") == "translation":
+            translation = [float(v) for v in t["translation"]]
+    return scale, translation
+
+
+def parse_multiscale(ome: Mapping[str, Any], version: str | None = None) -> Multiscale:
+    """Resolve the first ``multiscales`` entry of ``ome`` (from :func:`ome_metadata`).
+
+    Raises ``KeyError`` when there is no ``multiscales`` entry, ``ValueError`` when it names no axes.
+
+    Examples
+    --------
+    >>> ome = {"multiscales": [{"axes": ["y", "x"], "datasets": [{"path": "0"}]}]}
+    >>> parse_multiscale(ome).paths
+    ['0']
+    """
+    entry = ome["multiscales"][0]
+    axes_meta = entry.get("axes")
+    if not axes_meta:  # guessing them (0.1-0.3 had none) could show the wrong axes
+        raise ValueError(
+            f"the multiscales entry {entry.get('name') or ''!r} names no axes (required since "
+            "OME-NGFF 0.4): cannot tell which axis is which"
+        )
+    axes = [a["name"] if isinstance(a, dict) else a for a in axes_meta]
+    units = {a["name"]: a["unit"] for a in axes_meta if isinstance(a, dict) and a.get("unit")}
+    global_scale, global_translation = _transforms(
+        entry.get("coordinateTransformations"), len(axes)
+    )
+    paths, scales, translations = [], [], []
+    for dataset in entry["datasets"]:
+        scale, translation = _transforms(dataset.get("coordinateTransformations"), len(axes))
+        paths.append(str(dataset["path"]))
+        scales.append(tuple(s * g for s, g in zip(scale, global_scale, strict=True)))
+        translations.append(
+            tuple(
+                t * g + o
+                for t, g, o in zip(translation, global_scale, global_translation, strict=True)
+            )
+        )
+    return Multiscale(
+        axes=axes,
+        units=units,
+        paths=paths,
+        scales=scales,
+        translations=translations,
+        name=entry.get("name"),
+        version=version or entry.get("version"),
+        entry=dict(entry),
+    )
+
+
+def channel_names(ome: Mapping[str, Any]) -> list[str]:
+    """Channel labels from the ``omero`` metadata (``"channel i"`` where a label is missing)."""
+    return [
+        c.get("label", f"channel {i}")
+        for i, c in enumerate(ome.get("omero", {}).get("channels", []))
+    ]
+
+
+def channel_windows(ome: Mapping[str, Any]) -> list[dict[str, float]]:
+    """Each channel's display window (``min``, ``max``, ``start``, ``end``) from ``omero``, if any."""
+    return [dict(c.get("window", {})) for c in ome.get("omero", {}).get("channels", [])]
+
+
+def default_z(ome: Mapping[str, Any]) -> int | None:
+    """The plane a viewer should show first (``omero.rdefs.defaultZ``), if the metadata says."""
+    value = ome.get("omero", {}).get("rdefs", {}).get("defaultZ")
+    return None if value is None else int(value)
+
+
+def label_names(labels_attributes: Mapping[str, Any]) -> list[str]:
+    """Names of the label images listed in a ``labels`` group's attributes (0.4 or 0.5)."""
+    ome, _ = ome_metadata(labels_attributes)
+    return [str(name) for name in ome.get("labels", [])]
 
 
 class NotOmeZarrError(ValueError):
@@ -193,7 +401,7 @@ class OmeImage:
         for row in self.describe():
             lines.append(
                 f"  level {row['level']}: shape {row['shape']}, chunks {row['chunks']}, "
-                f"{plural(row['n_chunks'], 'chunk')}, {row['bytes'] / 1e6:.1f} MB, pixel size {row['scale']}"
+                f"{row['n_chunks']} chunk{'s' * (row['n_chunks'] != 1)}, {row['bytes'] / 1e6:.1f} MB, pixel size {row['scale']}"
             )
         return "\n".join(lines)
 

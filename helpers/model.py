@@ -24,8 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from .config import BYTES_PER_MBIT, MAX_CONCURRENCY
-
 __all__ = [
     "check_bandwidth",
     "check_concurrency",
@@ -35,6 +33,11 @@ __all__ = [
     "model_time_s",
     "plot_scaling",
 ]
+
+MAX_CONCURRENCY = 1024
+"""More requests in flight than this is a typo, not a speed-up."""
+BYTES_PER_MBIT = 125_000
+"""Bytes in one megabit (10**6 bits / 8): bandwidths are given in Mbit/s, like network links."""
 
 
 # --- checking the model's inputs (also used by the viewer, the pipeline and every CLI) -----------
@@ -85,7 +88,7 @@ def check_count(value: Any, name: str, minimum: int = 1, maximum: int | None = N
 def check_concurrency(value: Any, name: str = "concurrency") -> int:
     """``value`` if it is a sensible number of requests in flight: an integer from 1 to 1024.
 
-    More than :data:`~helpers.config.MAX_CONCURRENCY` is refused as a typo (no store or laptop
+    More than :data:`MAX_CONCURRENCY` is refused as a typo (no store or laptop
     gains from it); 0 or a negative number would never start a request.
 
     Examples

@@ -2,30 +2,25 @@
 
 :class:`ReliableStore` wraps the zarr store that :func:`helpers.open_image` builds (s3fs, fsspec
 HTTP or the local disk). Every key it reads goes through the same retry loop as the fetch helpers
-(:class:`helpers.fetch.retry.Attempts`): transient faults (503 SlowDown, reset connections,
-truncated bodies, timeouts) are retried with jittered exponential backoff, honouring
-``Retry-After``, until the policy's attempts or its deadline (30 s per key by default) run out;
-then one :class:`~helpers.fetch.FetchError` names the key, the fault and the attempts. Permanent
-faults (403...) fail at once. Data read after a recovery is byte-identical: a retry re-reads the
-whole key.
+(:class:`helpers.fetch.Attempts`): transient faults (503 SlowDown, reset connections, truncated
+bodies, timeouts) are retried with jittered exponential backoff, honouring ``Retry-After``, until the
+policy's attempts or its deadline (30 s per key by default) run out; then one
+:class:`~helpers.fetch.FetchError` names the key, the fault and the attempts. Permanent faults
+(403...) fail at once. Data read after a recovery is byte-identical: a retry re-reads the whole key.
 
-The fill-value trap: Zarr reads a chunk that does not exist as the array's fill value (zeros),
-with no error. That is how Zarr is meant to work -- zarr 3 does not write chunks that hold only the
-fill value, e.g. most chunks of a label image -- but for an image where every chunk was written (the
+The fill-value trap: Zarr reads a chunk that does not exist as the array's fill value (zeros), with
+no error. That is how Zarr is meant to work -- zarr 3 does not write chunks that hold only the fill
+value, e.g. most chunks of a label image -- but for an image where every chunk was written (the
 course's samples are), a missing chunk is a broken upload, not an empty region. Two tools:
 
 - strict mode (``strict=True``): a missing chunk key raises :class:`MissingChunkError` naming it.
-  :func:`helpers.open_image` reads the course's own images strictly (catalog datasets, the public
-  course bucket, the local sample folder); label images (:meth:`OmeImage.open_labels`) are not
-  strict by default, as they legitimately omit their empty chunks;
-- :func:`helpers.completeness.missing_chunks` lists the chunks of a level (or region) that the
-  store does not hold, for images opened either way: "absent" is then for you to judge (empty on
-  purpose, or lost?).
+  :func:`helpers.open_image` reads the course's own images strictly; label images
+  (:meth:`OmeImage.open_labels`) are not strict by default, as they legitimately omit empty chunks;
+- :func:`missing_chunks` lists the chunks of a level (or region) that the store does not hold, for
+  images opened either way: "absent" is then for you to judge (empty on purpose, or lost?).
 
 Examples
 --------
->>> from helpers import open_image
->>> from helpers.completeness import missing_chunks
 >>> image = open_image("nuclei")  # doctest: +SKIP
 >>> image.strict, missing_chunks(image, level=2)  # doctest: +SKIP
 (True, [])
@@ -42,6 +37,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import botocore.exceptions
+from zarr.abc.store import RangeByteRequest
 
 from ._compat import (
     Buffer,
@@ -49,9 +45,13 @@ from ._compat import (
     ByteRequest,
     Store,
     WrapperStore,
+    array_store,
+    buffer_prototype,
+    run_sync,
     single_try_filesystem,
 )
-from .fetch.retry import (
+from .chunks import chunk_keys
+from .fetch import (
     DEFAULT_RETRY,
     Attempts,
     FetchError,
@@ -67,7 +67,9 @@ __all__ = [
     "ReliableStore",
     "classify_fault",
     "is_strict",
+    "missing_chunks",
 ]
+
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -107,7 +109,7 @@ class MissingChunkError(FetchError):
             f"chunk {key!r} of {where} is missing (no such object; 1 attempt: an absent object is "
             "not retried): this image is read strictly "
             "(every chunk must exist), so this is an error, not a region of fill values; list the "
-            "absent chunks with helpers.completeness.missing_chunks(image), or pass strict=False "
+            "absent chunks with helpers.reliable.missing_chunks(image), or pass strict=False "
             "if empty chunks were left out on purpose",
         )
 
@@ -348,3 +350,85 @@ def is_strict(store: Store) -> bool:
         True for a strict :class:`ReliableStore`.
     """
     return isinstance(store, ReliableStore) and store.strict
+
+
+_EXISTS_CONCURRENCY = 32
+"""Keys :func:`missing_chunks` checks at once over HTTP."""
+
+
+async def _listing(store: Store, prefix: str) -> set[str]:
+    return {key async for key in store.list_prefix(prefix)}
+
+
+def _lists_objects(store: Store) -> bool:
+    """False for HTTP stores: a web server has no listing of its objects to trust."""
+    inner = store._store if isinstance(store, ReliableStore) else store  # noqa: SLF001
+    protocol = getattr(getattr(inner, "fs", None), "protocol", ())
+    protocols = {protocol} if isinstance(protocol, str) else set(protocol)
+    return not protocols & {"http", "https"}
+
+
+def missing_chunks(image_or_array: Any, level: int = 0, region: Any = None) -> list[str]:
+    """The chunk keys a level (or region) needs that its store does not hold.
+
+    Zarr reads an absent chunk as the fill value, which is right when it was left out because it
+    held only that value (zarr 3's default, e.g. in label images) and wrong when it was lost (a
+    broken upload). This lists them, for you to judge: for the course's images (every chunk
+    written) the answer must be ``[]``. Over s3:// and local paths it compares the keys with one
+    listing of the level's prefix; over http(s):// (no listing) it reads the first byte of each key.
+    For a sharded array the keys are those of its shards (the objects): a lost shard is listed, an
+    inner chunk left out of a shard (only fill value) is not.
+
+    Parameters
+    ----------
+    image_or_array : OmeImage or zarr.Array
+        An opened image (then ``level`` picks the array) or one array.
+    level : int
+        Pyramid level of an image (ignored for an array).
+    region : selection, optional
+        Ints and slices in array coordinates, e.g. ``(1, slice(100, 110))``; default all.
+
+    Returns
+    -------
+    list of str
+        The absent chunks' keys (relative to the array, as in :func:`helpers.chunks.chunk_keys`),
+        in C order of the chunk grid.
+
+    Raises
+    ------
+    ValueError
+        Bad ``level`` or ``region``.
+    FetchError
+        The listing could not be read (after retries).
+
+    Examples
+    --------
+    >>> from helpers import open_image
+    >>> missing_chunks(open_image("nuclei"), level=0, region=(1, slice(100, 110)))  # doctest: +SKIP
+    []
+    """
+    array = image_or_array.level(level) if hasattr(image_or_array, "level") else image_or_array
+    keys = chunk_keys(array, region)
+    store = array_store(array)
+    prefix = f"{array.path}/" if array.path else ""
+    retrying = store if isinstance(store, ReliableStore) else ReliableStore(store)
+    if _lists_objects(store):
+        present = run_sync(retrying.retrying(prefix, lambda: _listing(store, prefix)))
+        return [key for key in keys if f"{prefix}{key}" not in present]
+
+    inner = store._store if isinstance(store, ReliableStore) else store  # noqa: SLF001
+    prototype = buffer_prototype()
+
+    async def check_all() -> list[bool]:
+        bound = asyncio.Semaphore(_EXISTS_CONCURRENCY)
+
+        async def exists(key: str) -> bool:
+            async with bound:  # a 1-byte GET: 404 is "absent", a 503 is retried, not "absent"
+                first = RangeByteRequest(0, 1)
+                read = await retrying.retrying(key, lambda: inner.get(key, prototype, first))
+                return read is not None
+
+        return list(await asyncio.gather(*(exists(f"{prefix}{key}") for key in keys)))
+
+    found = run_sync(check_all())
+    return [key for key, there in zip(keys, found, strict=True) if not there]

@@ -14,9 +14,9 @@ import psutil
 import pytest
 import s3fs
 
+from course_tools import REPO_ROOT
 from course_tools.cloud.conditions import NetworkConditions
 from helpers.cloud import Cloud, cloud_status
-from helpers.paths import REPO_ROOT
 
 
 def timed_get(url: str) -> tuple[float, bytes]:

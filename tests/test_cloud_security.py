@@ -19,9 +19,9 @@ import psutil
 import pytest
 import s3fs
 
-from helpers import open_image
+from course_tools import REPO_ROOT
+from helpers.catalog import open_image
 from helpers.cloud import Cloud
-from helpers.paths import REPO_ROOT
 
 IMAGE = "v0.4/idr0062A/6001240.zarr"
 EXISTING = f"{IMAGE}/.zattrs"

@@ -9,10 +9,10 @@ import pytest
 import zarr
 from scipy import ndimage as ndi
 
-from helpers import open_image
+from helpers import segment as pipeline
 from helpers import segment as seg
 from helpers._compat import buffer_prototype, run_sync
-from helpers.segment import pipeline
+from helpers.catalog import open_image
 
 NUCLEI_KEY = "v0.4/idr0062A/6001240.zarr"
 

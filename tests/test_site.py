@@ -17,8 +17,8 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 
+from course_tools import REPO_ROOT
 from course_tools.site import SiteConfig, build_site, read_config
-from helpers.paths import REPO_ROOT
 
 EXECUTED = REPO_ROOT / "test-artifacts" / "executed"
 

@@ -28,8 +28,7 @@ import zarr
 from zarr.abc.store import Store
 
 from course_tools.bench.strategies import BenchTarget, target_for_array
-from helpers.cloud import Cloud, CloudError, cloud_status, start_cloud
-from helpers.config import DEFAULT_LATENCY_MS
+from helpers.cloud import DEFAULT_LATENCY_MS, Cloud, CloudError, cloud_status, start_cloud
 from helpers.storage import close_filesystem, s3_filesystem
 
 __all__ = ["CHUNK_BYTES", "bench_array_path", "bench_target", "write_bench_array"]

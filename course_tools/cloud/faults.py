@@ -40,8 +40,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from course_tools.config import FAULT_STALL_MAX_S
 from helpers.cloud import fault_settings
-from helpers.config import FAULT_STALL_MAX_S
 
 __all__ = ["KINDS", "ActiveFault", "FaultPlan", "FaultSet", "make_fault", "parse_fault_spec"]
 

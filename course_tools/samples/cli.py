@@ -12,7 +12,7 @@ from pathlib import Path
 from course_tools.cli import run_cli
 from course_tools.samples.build import build_samples, print_info
 from course_tools.samples.manifest import MANIFEST, write_manifest
-from helpers.paths import samples_dir
+from helpers.catalog import samples_dir
 
 __all__ = ["main"]
 
