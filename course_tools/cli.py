@@ -1,4 +1,4 @@
-"""What every ``python -m helpers...`` command does with bad input: one line, exit code 2.
+"""What every ``python -m course_tools ...`` command does with bad input: one line, exit code 2.
 
 A command's *user error* (a bad number, an unknown dataset name, a missing file, a host that does
 not answer, a store that is not OME-Zarr) prints ``error: <one line>`` to stderr and exits with 2,

@@ -1,22 +1,17 @@
-"""Browse a multiscale image: the maths of a view, and reading views chunk by chunk, counted and cached.
+"""Browse a multiscale image: the maths of a view; views read chunk by chunk, counted and cached.
 
-A viewer shows a screen's worth of pixels of one level. The maths (pure, no I/O): which level fits
+A viewer shows a screen's worth of pixels of one level. The maths is pure (no I/O): which level fits
 the screen (:func:`level_for_screen`), which pixels a view shows (:func:`view_region`), where they
-are in micrometres (:func:`physical_extent`); which chunks a region needs is
-:func:`helpers.chunks.chunks_for_region`. :class:`ViewReader` reads views: it fetches only the chunks
-a view needs that it has not seen (all at once), counts every request and byte through a
-:class:`CountingStore`, keeps decoded chunks in a :class:`TileCache` (a revisited view costs 0
-requests), and for a sharded level reads inner chunks by byte range with cached shard indexes.
-Each read returns its :class:`ViewCost`. The interactive viewer built on it is the course's
-machinery (``course_tools/viewers/browser.py``).
+are in micrometres (:func:`physical_extent`), which chunks they need (:func:`chunks_for_region`).
+:class:`ViewReader` reads views: only the chunks it has not seen, all at once, each request counted
+by a :class:`CountingStore`, decoded chunks kept in a :class:`TileCache` (a revisit costs 0
+requests), the inner chunks of a sharded level read by byte range. Each read returns its
+:class:`ViewCost`. The interactive viewer built on it is in ``course_tools/viewers/browser.py``.
 
 Examples
 --------
 >>> level_for_screen([1, 2, 4, 8], (4096, 4096), (512, 512))  # 8 level-0 pixels per screen pixel
 3
->>> reader = ViewReader(open_image("tissue"))  # doctest: +SKIP
->>> print(reader.read(View(level=2, center_yx=(2048.0, 2048.0))).cost.summary())  # doctest: +SKIP
-level 2: 4 chunks needed, 4 requests, 612.3 kB, 131 ms
 """
 
 from __future__ import annotations
@@ -24,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -80,6 +75,8 @@ __all__ = [
     "window",
 ]
 
+MIN_SCREEN_PX = 16
+"""Smallest view (pixels along y or x) a viewer shows."""
 MAX_SCREEN_PX = 8192
 """Largest view (pixels along y or x) a viewer accepts."""
 VIEW_CONCURRENCY = 64
@@ -88,124 +85,60 @@ VIEW_TIMEOUT_S = 60.0
 """A whole view read (all its chunks) that takes longer fails with ``TimeoutError``."""
 TILE_CACHE_BYTES = 256 * 2**20
 """Memory for decoded tiles in a viewer's cache (256 MiB)."""
+T = TypeVar("T")
+UNIT_SYMBOLS = {"micrometer": "µm", "nanometer": "nm", "millimeter": "mm", "angstrom": "Å"}
+"""Symbols of the OME-NGFF space units the course's images use."""
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
-UNIT_SYMBOLS = {"micrometer": "µm", "nanometer": "nm", "millimeter": "mm", "angstrom": "Å"}
-"""Symbols of the OME-NGFF space units the course's images use."""
+async def _gather_at_most(concurrency: int, coroutines: Iterable[Awaitable[T]]) -> list[T]:
+    """Await ``coroutines`` together, at most ``concurrency`` at a time; their results, in order."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(coroutine: Awaitable[T]) -> T:
+        async with limit:
+            return await coroutine
+
+    return await asyncio.gather(*(one(c) for c in coroutines))
 
 
 def format_bytes(n: float) -> str:
-    """A byte count in decimal units (like network speeds), one decimal from kB up.
-
-    Parameters
-    ----------
-    n : float
-        Number of bytes.
-
-    Returns
-    -------
-    str
-        E.g. ``"512 B"``, ``"612.3 kB"``, ``"1.2 MB"``; GB is the largest unit.
+    """A byte count in decimal units (like network speeds), one decimal from kB up to GB.
 
     Examples
     --------
     >>> format_bytes(512), format_bytes(612_345), format_bytes(3e12)
     ('512 B', '612.3 kB', '3000.0 GB')
     """
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+    for unit in ("B", "kB", "MB"):
+        if abs(n) < 1000:
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
-    raise AssertionError("unreachable")
+    return f"{n:.1f} GB"
 
 
 def unit_symbol(unit: str | None) -> str:
-    """The symbol of an OME-NGFF unit name.
-
-    Parameters
-    ----------
-    unit : str or None
-        E.g. ``"micrometer"``.
-
-    Returns
-    -------
-    str
-        ``"µm"`` for ``"micrometer"``; unknown units as given; ``"px"`` without a unit.
-
-    Examples
-    --------
-    >>> unit_symbol("nanometer"), unit_symbol("parsec"), unit_symbol(None)
-    ('nm', 'parsec', 'px')
-    """
-    if not unit:
-        return "px"
-    return UNIT_SYMBOLS.get(unit, unit)
-
-
-MIN_SCREEN_PX = 16
-"""Smallest view (pixels along y or x) a viewer shows."""
+    """The symbol of an OME-NGFF unit (``"µm"`` for ``"micrometer"``; ``"px"`` for none)."""
+    return UNIT_SYMBOLS.get(unit, unit) if unit else "px"
 
 
 def check_screen(screen: Any) -> tuple[int, int]:
-    """``screen`` as ``(height, width)`` if both are whole numbers of pixels from 16 to 8192.
-
-    Parameters
-    ----------
-    screen : pair of int
-        The view's size on screen, y then x.
-
-    Returns
-    -------
-    tuple of int
-        ``(height, width)``.
-
-    Raises
-    ------
-    ValueError
-        Not a pair of integers, or a side outside ``[MIN_SCREEN_PX, MAX_SCREEN_PX]``.
-
-    Examples
-    --------
-    >>> check_screen((512, 256))
-    (512, 256)
-    >>> check_screen(512)
-    Traceback (most recent call last):
-    ...
-    ValueError: screen must be a pair of pixel sizes (height, width), e.g. (512, 512); got 512
-    """
+    """``screen`` as ``(height, width)`` if both are whole numbers of pixels from 16 to 8192."""
     if isinstance(screen, str | bytes) or not isinstance(screen, Sequence) or len(screen) != 2:
         raise ValueError(
             f"screen must be a pair of pixel sizes (height, width), e.g. (512, 512); got {screen!r}"
         )
-    height, width = (
-        check_count(side, "screen size", MIN_SCREEN_PX, MAX_SCREEN_PX) for side in screen
-    )
+    height, width = (check_count(s, "screen size", MIN_SCREEN_PX, MAX_SCREEN_PX) for s in screen)
     return height, width
 
 
 def downsampling_factors(scales: Sequence[Sequence[float]], axis: int) -> list[float]:
     """How many level-0 pixels one pixel of each level spans along ``axis`` (1, 2, 4, ...).
 
-    Parameters
-    ----------
-    scales : sequence of sequence of float
-        Pixel size of each level along each axis (``OmeImage.scales``), level 0 first.
-    axis : int
-        The axis to compare (e.g. x).
-
-    Returns
-    -------
-    list of float
-        One factor per level, 1.0 for level 0.
-
-    Raises
-    ------
-    ValueError
-        No levels, or a non-positive pixel size at level 0.
+    ``scales`` is the pixel size of each level along each axis (``OmeImage.scales``), level 0 first.
 
     Examples
     --------
@@ -225,30 +158,11 @@ def level_for_screen(
 ) -> int:
     """The level a viewer should read to show ``view_px0`` level-0 pixels on ``screen_px`` pixels.
 
-    Showing an area of ``(h0, w0)`` level-0 pixels on a screen of ``(H, W)`` pixels (aspect kept)
-    puts ``s = max(h0 / H, w0 / W)`` level-0 pixels on each screen pixel. Any level whose pixels
-    span at most ``s`` level-0 pixels still gives every screen pixel its own image pixel; the
-    coarsest such level is the cheapest one that loses nothing on screen. Zoomed in beyond full
-    resolution (``s < 1``), that is level 0.
-
-    Parameters
-    ----------
-    factors : sequence of float
-        Downsampling factor of each level (see :func:`downsampling_factors`), increasing.
-    view_px0 : tuple of float
-        Height and width of the area to show, in level-0 pixels.
-    screen_px : tuple of int
-        Height and width of the screen area (or widget) in screen pixels.
-
-    Returns
-    -------
-    int
-        The level index.
-
-    Raises
-    ------
-    ValueError
-        Non-positive or non-increasing factors, or a non-positive size.
+    Showing ``(h0, w0)`` level-0 pixels on ``(H, W)`` screen pixels (aspect kept) puts
+    ``s = max(h0 / H, w0 / W)`` level-0 pixels on each screen pixel. The coarsest level whose
+    pixels span at most ``s`` level-0 pixels is the cheapest one that loses nothing on screen
+    (level 0 when zoomed in beyond full resolution). ``factors`` are the levels' downsampling
+    factors (:func:`downsampling_factors`), increasing; sizes are (height, width).
 
     Examples
     --------
@@ -267,26 +181,7 @@ def level_for_screen(
 
 
 def window(center: float, size: int, length: int) -> slice:
-    """``size`` pixels around ``center`` (in pixels), shifted to stay inside ``0:length``.
-
-    Parameters
-    ----------
-    center : float
-        Centre of the window, in pixels.
-    size : int
-        Width of the window, in pixels.
-    length : int
-        Length of the axis.
-
-    Returns
-    -------
-    slice
-        ``size`` pixels inside the axis; the whole axis when it is shorter than ``size``.
-
-    Raises
-    ------
-    ValueError
-        A non-positive size or length.
+    """``size`` pixels around ``center``, shifted to stay inside ``0:length`` (all of a short axis).
 
     Examples
     --------
@@ -306,19 +201,9 @@ def window(center: float, size: int, length: int) -> slice:
 class View:
     """What a viewer shows: one level, one channel, one z plane, a rectangle around a centre.
 
-    Attributes
-    ----------
-    level : int
-        Pyramid level (0 = full resolution).
-    center_yx : tuple of float
-        Centre of the view in physical units (e.g. micrometres), y then x.
-    screen_yx : tuple of int
-        Size of the image on screen, in screen pixels; one screen pixel shows one pixel of
-        ``level``.
-    channel : int
-        Channel index (ignored when the image has no ``c`` axis).
-    z : int
-        Plane index (ignored when the image has no ``z`` axis).
+    ``center_yx`` is in physical units (e.g. micrometres); ``screen_yx`` is the size on screen, one
+    screen pixel per pixel of ``level``. ``channel`` and ``z`` are ignored when the image has no
+    ``c`` or ``z`` axis.
 
     Examples
     --------
@@ -342,29 +227,9 @@ def view_region(
 ) -> Region:
     """The pixels of one level (``shape``, pixel size ``scale``) that ``view`` shows.
 
-    Parameters
-    ----------
-    view : View
-        What to show.
-    axes : sequence of str
-        Axis names of the level, e.g. ``["c", "y", "x"]``.
-    shape : sequence of int
-        Shape of the level.
-    scale : sequence of float
-        Pixel size of the level along each axis.
-    translation : sequence of float, optional
-        Physical position of the level's first pixel (default: 0).
-
-    Returns
-    -------
-    Region
-        y and x: ``screen_yx`` pixels around the centre (kept inside the image); c and z: the one
-        channel and plane of the view; any other axis (e.g. t): its first index.
-
-    Raises
-    ------
-    ValueError
-        Mismatched lengths, no y or x axis, or a channel or plane out of range.
+    y and x: ``view.screen_yx`` pixels around the centre, kept inside the image; c and z: the
+    view's channel and plane; any other axis (e.g. t): its first index. ``translation`` is the
+    physical position of the level's first pixel (default 0).
 
     Examples
     --------
@@ -400,22 +265,8 @@ def physical_extent(
 ) -> tuple[float, float, float, float]:
     """``(left, right, bottom, top)`` of a region's y/x rectangle in physical units.
 
-    Parameters
-    ----------
-    region : Region
-        Pixels of one level.
-    axes : sequence of str
-        Axis names (with y and x).
-    scale : sequence of float
-        Pixel size of the level along each axis.
-    translation : sequence of float, optional
-        Physical position of the level's first pixel (default: 0).
-
-    Returns
-    -------
-    tuple of float
-        ``(left, right, bottom, top)``, ready for matplotlib's ``imshow(..., extent=...)``
-        (origin upper: y grows downwards).
+    Ready for matplotlib's ``imshow(..., extent=...)`` (origin upper: y grows downwards);
+    ``scale`` and ``translation`` as in :func:`view_region`.
 
     Examples
     --------
@@ -424,40 +275,19 @@ def physical_extent(
     """
     translation = translation or [0.0] * len(axes)
     y, x = axes.index("y"), axes.index("x")
-
-    def edges(i: int) -> tuple[float, float]:
-        return (
-            translation[i] + region[i].start * scale[i],
-            translation[i] + region[i].stop * scale[i],
-        )
-
-    (top, bottom), (left, right) = edges(y), edges(x)
+    top, bottom = (translation[y] + edge * scale[y] for edge in (region[y].start, region[y].stop))
+    left, right = (translation[x] + edge * scale[x] for edge in (region[x].start, region[x].stop))
     return left, right, bottom, top
 
 
 class TileCache:
     """Decoded chunks in memory, the least recently used dropped first beyond ``max_bytes``.
 
-    Parameters
-    ----------
-    max_bytes : int, optional
-        Memory for the tiles (0 keeps nothing).
-
-    Attributes
-    ----------
-    max_bytes, nbytes : int
-        The bound, and the bytes held now.
-    hits, misses : int
-        Lookups that found a tile / found none.
-
-    Raises
-    ------
-    ValueError
-        A negative size.
+    ``nbytes`` is the memory held now, ``hits`` and ``misses`` the lookups that found a tile and
+    those that did not. ``max_bytes=0`` keeps nothing.
 
     Examples
     --------
-    >>> import numpy as np
     >>> cache = TileCache(max_bytes=200)
     >>> cache.put("a", np.zeros(100, np.uint8)); cache.put("b", np.zeros(100, np.uint8))
     >>> cache.put("c", np.zeros(100, np.uint8))  # over 200 bytes: "a" goes
@@ -470,9 +300,7 @@ class TileCache:
             raise ValueError(f"cache size must be >= 0 bytes, got {max_bytes}")
         self.max_bytes = max_bytes
         self._tiles: OrderedDict[Any, np.ndarray] = OrderedDict()
-        self.nbytes = 0
-        self.hits = 0
-        self.misses = 0
+        self.nbytes = self.hits = self.misses = 0
 
     def __contains__(self, key: object) -> bool:
         return key in self._tiles
@@ -509,24 +337,14 @@ class TileCache:
 class CountingStore(WrapperStore):
     """A zarr store that forwards every call to ``store`` and counts the reads.
 
-    Attributes
-    ----------
-    requests : int
-        Number of object reads sent (``get`` calls, plus one per key of ``get_partial_values``).
-    bytes : int
-        Bytes those reads returned.
-    missing : int
-        Reads that found no object (zarr then fills in the fill value).
-    ranges : int
-        Those reads that asked for a byte range of the object (shard indexes, inner chunks).
-    in_flight, max_in_flight : int
-        Reads running now / the most running at once.
+    ``requests`` counts object reads (one per ``get``, one per key of ``get_partial_values``),
+    ``bytes`` what they returned, ``missing`` those that found no object (zarr shows the fill
+    value), ``ranges`` those of a byte range; ``max_in_flight`` is the most reads at once.
 
     Examples
     --------
     >>> import zarr
-    >>> store = CountingStore(zarr.storage.MemoryStore())
-    >>> store.snapshot()
+    >>> CountingStore(zarr.storage.MemoryStore()).snapshot()
     (0, 0, 0)
     """
 
@@ -536,15 +354,11 @@ class CountingStore(WrapperStore):
 
     def reset(self) -> None:
         """Zero the counters."""
-        self.requests = 0
-        self.bytes = 0
-        self.missing = 0
-        self.ranges = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
+        self.requests = self.bytes = self.missing = self.ranges = 0
+        self.in_flight = self.max_in_flight = 0
 
     def snapshot(self) -> tuple[int, int, int]:
-        """``(requests, bytes, missing)`` now; subtract two snapshots to get what happened between."""
+        """``(requests, bytes, missing)`` now; two snapshots differ by what happened between."""
         return self.requests, self.bytes, self.missing
 
     def _count(self, buffer: Buffer | None) -> None:
@@ -594,162 +408,19 @@ class CountingStore(WrapperStore):
         return f"CountingStore({self._store!r}, requests={self.requests}, bytes={self.bytes})"
 
 
-class ShardIndexCache:
-    """Decoded shard indexes, by ``(level, shard index)``: read once, used for every later view.
-
-    An index is 16 bytes per inner chunk plus 4 (about 10 kB for a shard of 640 chunks), so the
-    cache keeps every index it is given.
-    """
-
-    def __init__(self) -> None:
-        self._indexes: dict[tuple[int, ChunkIndex], ShardIndex] = {}
-
-    def get(self, level: int, shard: ChunkIndex) -> ShardIndex | None:
-        """The cached index of ``shard`` of ``level``, or ``None``."""
-        return self._indexes.get((level, shard))
-
-    def put(self, level: int, shard: ChunkIndex, index: ShardIndex) -> None:
-        """Keep the index of ``shard`` of ``level``."""
-        self._indexes[(level, shard)] = index
-
-    def missing(self, level: int, shards: Sequence[ChunkIndex]) -> list[ChunkIndex]:
-        """Those of ``shards`` (of ``level``) whose index is not cached, in the given order."""
-        return [s for s in shards if (level, s) not in self._indexes]
-
-    def clear(self) -> None:
-        """Forget every index."""
-        self._indexes.clear()
-
-    def __len__(self) -> int:
-        return len(self._indexes)
-
-
-@dataclass(frozen=True)
-class ShardedFetch:
-    """The raw inner chunks one read fetched, and its requests by kind.
-
-    Attributes
-    ----------
-    chunks : dict
-        Global inner-chunk index -> its stored bytes, or ``None`` for a chunk the shard does not
-        hold (the fill value).
-    index_reads : int
-        Suffix-range requests for shard indexes (0 when every index was cached).
-    range_reads : int
-        Byte-range requests for inner chunks.
-    """
-
-    chunks: dict[ChunkIndex, bytes | None]
-    index_reads: int
-    range_reads: int
-
-    @property
-    def round_trips(self) -> int:
-        """Rounds of requests that waited for each other: 2 with index reads, else 1 (0: none)."""
-        return int(self.index_reads > 0) + int(self.range_reads > 0)
-
-
-async def fetch_inner_chunks(
-    store: Store,
-    array_path: str,
-    layout: ShardLayout,
-    level: int,
-    chunks: Sequence[ChunkIndex],
-    indexes: ShardIndexCache,
-    concurrency: int,
-) -> ShardedFetch:
-    """Fetch the stored bytes of inner ``chunks``: missing shard indexes first, then every range.
-
-    Parameters
-    ----------
-    store : zarr Store
-        The store holding the array (the viewer's counting store).
-    array_path : str
-        The array's path in ``store`` (``""`` at the root).
-    layout : ShardLayout
-        The array's shard layout.
-    level : int
-        The pyramid level, the cache key of the indexes.
-    chunks : sequence of ChunkIndex
-        Global inner-chunk indices to fetch.
-    indexes : ShardIndexCache
-        Cached indexes; the indexes read here are added.
-    concurrency : int
-        Most requests in flight at once.
-
-    Returns
-    -------
-    ShardedFetch
-        The bytes of each chunk and the requests made.
-
-    Raises
-    ------
-    FileNotFoundError
-        A shard the chunks need does not exist (a lost object is never shown as zeros).
-    ValueError
-        A shard index that does not decode (wrong size, checksum mismatch).
-    """
-    limit = asyncio.Semaphore(concurrency)
-    prototype = buffer_prototype()
-    prefix = f"{array_path.strip('/')}/" if array_path.strip("/") else ""
-
-    async def get(key: str, what: object) -> bytes:
-        async with limit:
-            buffer = await store.get(prefix + key, prototype, byte_request(what))  # type: ignore[arg-type]
-        if buffer is None:
-            raise FileNotFoundError(f"shard {prefix + key} does not exist in {store}")
-        return buffer.to_bytes()
-
-    shards = list(dict.fromkeys(layout.locate(chunk)[0] for chunk in chunks))
-    to_read = indexes.missing(level, shards)
-    raws = await asyncio.gather(
-        *(get(layout.shard_key(shard), layout.index_range()) for shard in to_read)
-    )
-    for shard, raw in zip(to_read, raws, strict=True):
-        indexes.put(level, shard, decode_index(raw, layout))
-    known = {shard: indexes.get(level, shard) for shard in shards}
-    wanted = ranges_for_chunks(layout, chunks, known)  # type: ignore[arg-type]
-    bodies = await asyncio.gather(*(get(r.key, r.byte_range) for r in wanted))
-    out: dict[ChunkIndex, bytes | None] = dict.fromkeys(map(tuple, chunks))  # None: not stored
-    out.update((r.chunk, body) for r, body in zip(wanted, bodies, strict=True))
-    return ShardedFetch(out, index_reads=len(to_read), range_reads=len(wanted))
-
-
 @dataclass(frozen=True)
 class ViewCost:
-    """What reading one view cost.
-
-    Attributes
-    ----------
-    level : int
-        The level read.
-    chunks_needed : int
-        Chunks that intersect the view (computed by the chunk maths).
-    chunks_cached : int
-        How many of those were already in the cache.
-    requests : int
-        Requests counted at the store while reading the view.
-    bytes : int
-        Bytes those requests returned (compressed, as stored).
-    seconds : float
-        Wall time of the read (fetch + decode + assembly).
-    missing : int
-        Requests that found no object (shown as the fill value by zarr).
-    index_reads : int
-        Of the requests, reads of shard indexes (sharded levels only; 0 when all were cached).
-    range_reads : int
-        Of the requests, byte-range reads of inner chunks (sharded levels only).
-    """
+    """What reading one view cost (``bytes`` as stored, compressed; ``seconds`` of wall time)."""
 
     level: int
-    chunks_needed: int
-    chunks_cached: int
-    requests: int
+    chunks_needed: int  # chunks that intersect the view
+    chunks_cached: int  # of those, already in the cache
+    requests: int  # counted at the store while reading the view
     bytes: int
-    seconds: float
-    missing: int = 0
-    index_reads: int = 0
-    range_reads: int = 0
+    seconds: float  # fetch + decode + assembly
+    missing: int = 0  # requests that found no object (zarr shows the fill value)
+    index_reads: int = 0  # sharded levels: requests for shard indexes (0: all were cached)
+    range_reads: int = 0  # sharded levels: byte-range requests for inner chunks
 
     @property
     def from_cache(self) -> bool:
@@ -758,82 +429,40 @@ class ViewCost:
 
     def summary(self) -> str:
         """One line, e.g. ``level 2: 4 chunks needed, 4 requests, 612.3 kB, 131 ms``."""
-        kinds = (
-            f" ({self.index_reads} index + {self.range_reads} ranges)"
-            if self.index_reads or self.range_reads
-            else ""
-        )
-        what = (
-            "served from cache: 0 requests"
-            if self.from_cache
-            else f"{_plural(self.requests, 'request')}{kinds}, {format_bytes(self.bytes)}"
-        )
-        return (
-            f"level {self.level}: {_plural(self.chunks_needed, 'chunk')} needed, {what}, "
-            f"{self.seconds * 1000:.0f} ms"
-        )
+        sharded = self.index_reads or self.range_reads
+        kinds = f" ({self.index_reads} index + {self.range_reads} ranges)" if sharded else ""
+        what = f"{_plural(self.requests, 'request')}{kinds}, {format_bytes(self.bytes)}"
+        if self.from_cache:
+            what = "served from cache: 0 requests"
+        needed = _plural(self.chunks_needed, "chunk")
+        return f"level {self.level}: {needed} needed, {what}, {self.seconds * 1000:.0f} ms"
 
 
 @dataclass(frozen=True)
 class ViewResult:
-    """A view's pixels, where they sit, and what reading them cost.
-
-    Attributes
-    ----------
-    view : View
-        The view read.
-    data : numpy.ndarray
-        Its pixels, y by x.
-    region : Region
-        The pixels of the level read.
-    extent : tuple of float
-        ``(left, right, bottom, top)`` in physical units (see
-        :func:`~helpers.browse.physical_extent`).
-    cost : ViewCost
-        What reading it cost.
-    """
+    """A view's pixels (y by x), the region of the level they are, their extent and their cost."""
 
     view: View
     data: np.ndarray
     region: Region
-    extent: tuple[float, float, float, float]
+    extent: tuple[float, float, float, float]  # (left, right, bottom, top): physical_extent
     cost: ViewCost
 
 
 class ViewReader:
     """Read views (or any region of any level) of ``image``, counting requests and caching tiles.
 
-    Parameters
-    ----------
-    image : OmeImage
-        An image opened with :func:`helpers.open_image`.
-    cache_bytes : int, optional
-        Memory for decoded tiles (0 disables the cache).
-    concurrency : int, optional
-        Most chunk requests in flight at once.
-    timeout_s : float, optional
-        A read that takes longer fails with ``TimeoutError`` (never hangs).
-
-    Attributes
-    ----------
-    store : CountingStore
-        The store every read goes through.
-    cache : TileCache
-        The decoded tiles.
-    indexes : ShardIndexCache
-        Shard indexes read so far (sharded levels are read by byte range: see
-        :mod:`helpers.browse`).
-
-    Raises
-    ------
-    ValueError
-        ``concurrency`` is not an integer from 1 to 1024 or ``timeout_s`` not a positive number.
+    Every read goes through ``store`` (a :class:`CountingStore`) with at most ``concurrency``
+    requests in flight (1 to 1024), and fails with ``TimeoutError`` after ``timeout_s`` (it never
+    hangs). Decoded tiles stay in ``cache`` (a :class:`TileCache` of ``cache_bytes``; 0 disables
+    it). A sharded level is read by byte range; the shard indexes read stay in ``indexes``.
 
     Examples
     --------
-    >>> reader = ViewReader(image, concurrency=16)  # doctest: +SKIP
-    >>> reader.read(View(level=0, center_yx=(100.0, 100.0))).cost.requests  # doctest: +SKIP
-    4
+    >>> reader = ViewReader(open_image("tissue"), concurrency=16)  # doctest: +SKIP
+    >>> view = View(level=2, center_yx=(2048.0, 2048.0))
+    >>> print(reader.read(view).cost.summary())  # doctest: +SKIP
+    level 2: 4 chunks needed, 4 requests, 612.3 kB, 131 ms
     """
 
     def __init__(
@@ -843,146 +472,52 @@ class ViewReader:
         concurrency: int = VIEW_CONCURRENCY,
         timeout_s: float = VIEW_TIMEOUT_S,
     ) -> None:
-        concurrency = check_concurrency(concurrency)
-        if (
-            isinstance(timeout_s, bool)
-            or not isinstance(timeout_s, int | float)
-            or not timeout_s > 0
-        ):
+        self.concurrency = check_concurrency(concurrency)
+        number = isinstance(timeout_s, int | float) and not isinstance(timeout_s, bool)
+        if not (number and timeout_s > 0):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout_s!r}")
         self.image = image
-        self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.cache = TileCache(cache_bytes)
         self.store = CountingStore(array_store(image.levels[0]))
         # The same arrays (metadata already read), but reading through the counting store.
         self._arrays = [array_on_store(a, self.store) for a in image.levels]
-        self.indexes = ShardIndexCache()
-        self._shards: list[ShardLayout | None] = [
-            shard_layout(a) if chunk_layout(a).sharded else None for a in image.levels
-        ]
-        self._metadata = [
-            array_metadata_dict(a) if s else {}
-            for a, s in zip(image.levels, self._shards, strict=True)
-        ]
+        self.indexes: dict[tuple[int, ChunkIndex], ShardIndex] = {}  # by (level, shard)
+        self._shards = [shard_layout(a) if chunk_layout(a).sharded else None for a in image.levels]
 
     def chunks_needed(self, level: int, region: Region) -> list[ChunkIndex]:
-        """The chunks of ``level`` that intersect ``region``.
-
-        Parameters
-        ----------
-        level : int
-            The level.
-        region : Region
-            Pixels of that level.
-
-        Returns
-        -------
-        list of ChunkIndex
-            Grid positions, in C order (see :func:`helpers.chunks.chunks_for_region`).
-        """
+        """The chunks of ``level`` that intersect ``region``, in C order."""
         arr = self._array(level)
         return chunks_for_region(region, arr.shape, arr.chunks)
 
     def region_of(self, view: View) -> Region:
-        """The pixels of ``view.level`` that ``view`` shows.
-
-        Parameters
-        ----------
-        view : View
-            What to show.
-
-        Returns
-        -------
-        Region
-            See :func:`~helpers.browse.view_region`.
-
-        Raises
-        ------
-        ValueError
-            The level does not exist, or the view does not fit the image.
-        """
-        self._array(view.level)
-        return view_region(
-            view,
-            self.image.axes,
-            self.image.levels[view.level].shape,
-            self.image.scales[view.level],
-            self.image.translations[view.level],
-        )
+        """The pixels of ``view.level`` that ``view`` shows (:func:`view_region`)."""
+        shape = self._array(view.level).shape
+        return view_region(view, self.image.axes, shape, *self._placement(view.level))
 
     def read(self, view: View) -> ViewResult:
-        """Read one view: its pixels as a 2D (y, x) array, its physical extent and its cost.
-
-        Parameters
-        ----------
-        view : View
-            What to show.
-
-        Returns
-        -------
-        ViewResult
-            The pixels, where they sit and what they cost.
-
-        Raises
-        ------
-        ValueError
-            The level does not exist, or the view does not fit the image.
-        TimeoutError
-            Reading the chunks took longer than ``timeout_s``.
-        """
+        """Read one view: its pixels as a 2D (y, x) array, its physical extent and its cost."""
         region = self.region_of(view)
         data, cost = self.read_region(view.level, region)
-        extent = physical_extent(
-            region,
-            self.image.axes,
-            self.image.scales[view.level],
-            self.image.translations[view.level],
-        )
+        extent = physical_extent(region, self.image.axes, *self._placement(view.level))
         return ViewResult(view, data.reshape(region_shape(region)[-2:]), region, extent, cost)
 
     def read_region(self, level: int, region: Region) -> tuple[np.ndarray, ViewCost]:
-        """Read ``region`` of ``level``: cached chunks from memory, the others in one concurrent batch.
+        """Pixels and cost of ``region`` of ``level``: cached chunks, then one batch of requests.
 
-        Parameters
-        ----------
-        level : int
-            The level.
-        region : Region
-            One slice per axis (``None`` bounds allowed, step 1).
-
-        Returns
-        -------
-        tuple of (numpy.ndarray, ViewCost)
-            The pixels (the region's shape) and what reading them cost.
-
-        Raises
-        ------
-        ValueError
-            The level does not exist, or the region leaves the array.
-        TimeoutError
-            Reading the chunks took longer than ``timeout_s``.
+        ``region`` has one slice per axis (``None`` bounds allowed, step 1).
         """
         arr = self._array(level)
         region = check_region(region, arr.shape)
         needed = chunks_for_region(region, arr.shape, arr.chunks)
-        requests0, bytes0, missing0 = self.store.snapshot()
+        before = self.store.snapshot()
         start = time.perf_counter()
-        cached = {index: self.cache.get((level, index)) for index in needed}
-        tiles = {index: tile for index, tile in cached.items() if tile is not None}
+        found = {index: self.cache.get((level, index)) for index in needed}
+        tiles = {index: tile for index, tile in found.items() if tile is not None}
         to_fetch = [index for index in needed if index not in tiles]
         index_reads = range_reads = 0
         if to_fetch:
-            try:
-                if self._shards[level] is None:
-                    fetched = run_sync(self._fetch(level, to_fetch), timeout=self.timeout_s)
-                else:
-                    fetched, index_reads, range_reads = self._fetch_sharded(level, to_fetch)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"reading {_plural(len(to_fetch), 'chunk')} of level {level} of {self.image.url} took "
-                    f"longer than {self.timeout_s:.0f} s"
-                ) from None
+            fetched, index_reads, range_reads = self._fetch(level, to_fetch)
             tiles.update(fetched)
             for index, tile in fetched.items():
                 self.cache.put((level, index), tile)
@@ -993,55 +528,73 @@ class ViewReader:
             assert overlap is not None  # every needed chunk intersects the region
             out[relative_region(overlap, region)] = tiles[index][relative_region(overlap, covered)]
         seconds = time.perf_counter() - start
-        requests1, bytes1, missing1 = self.store.snapshot()
-        cost = ViewCost(
-            level=level,
-            chunks_needed=len(needed),
-            chunks_cached=len(needed) - len(to_fetch),
-            requests=requests1 - requests0,
-            bytes=bytes1 - bytes0,
-            seconds=seconds,
-            missing=missing1 - missing0,
-            index_reads=index_reads,
-            range_reads=range_reads,
+        after = self.store.snapshot()
+        requests, nbytes, missing = (b - a for a, b in zip(before, after, strict=True))
+        cached = len(needed) - len(to_fetch)
+        return out, ViewCost(
+            level, len(needed), cached, requests, nbytes, seconds, missing, index_reads, range_reads
         )
-        return out, cost
 
-    def _fetch_sharded(
+    def _fetch(
         self, level: int, indices: list[ChunkIndex]
     ) -> tuple[dict[ChunkIndex, np.ndarray], int, int]:
-        layout = self._shards[level]
-        assert layout is not None
-        arr = self.image.levels[level]
-        got = run_sync(
-            fetch_inner_chunks(
-                self.store, arr.path, layout, level, indices, self.indexes, self.concurrency
-            ),
-            timeout=self.timeout_s,
+        """Fetch and decode chunks of ``level``: ``(tiles, index reads, range reads)``."""
+        arr, layout = self._arrays[level], self._shards[level]
+        regions = [chunk_region(index, arr.shape, arr.chunks) for index in indices]
+        try:
+            if layout is None:  # whole chunks, read and decoded by zarr
+                reads = _gather_at_most(self.concurrency, (arr.getitem(r) for r in regions))
+                tiles = [np.asarray(tile) for tile in run_sync(reads, timeout=self.timeout_s)]
+                return dict(zip(indices, tiles, strict=True)), 0, 0
+            fetch = self._fetch_inner_chunks(level, layout, indices)
+            raws, index_reads, range_reads = run_sync(fetch, timeout=self.timeout_s)
+        except TimeoutError:
+            raise TimeoutError(
+                f"reading {_plural(len(indices), 'chunk')} of level {level} of {self.image.url} "
+                f"took longer than {self.timeout_s:.0f} s"
+            ) from None
+        metadata = array_metadata_dict(self.image.levels[level])
+        decoded = decode_inner_chunks(metadata, [raws.get(i) for i in indices])  # None: fill value
+        tiles = [  # an edge chunk is stored padded: keep its pixels inside the array
+            tile[tuple(slice(0, n) for n in region_shape(region))]
+            for tile, region in zip(decoded, regions, strict=True)
+        ]
+        return dict(zip(indices, tiles, strict=True)), index_reads, range_reads
+
+    async def _fetch_inner_chunks(
+        self, level: int, layout: ShardLayout, chunks: list[ChunkIndex]
+    ) -> tuple[dict[ChunkIndex, bytes], int, int]:
+        """The bytes of the non-empty inner ``chunks``; the index reads and the range reads."""
+        path = self.image.levels[level].path.strip("/")
+        prefix = f"{path}/" if path else ""
+
+        async def get(key: str, what: object) -> bytes:
+            buffer = await self.store.get(prefix + key, buffer_prototype(), byte_request(what))
+            if buffer is None:  # a lost shard is never shown as zeros
+                raise FileNotFoundError(f"shard {prefix + key} does not exist in {self.store}")
+            return buffer.to_bytes()
+
+        # Round 1: the indexes of the shards not seen yet; round 2: a range per stored chunk.
+        shards = list(dict.fromkeys(layout.locate(chunk)[0] for chunk in chunks))
+        to_read = [shard for shard in shards if (level, shard) not in self.indexes]
+        raws = await _gather_at_most(
+            self.concurrency, (get(layout.shard_key(s), layout.index_range()) for s in to_read)
         )
-        raws = [got.chunks[index] for index in indices]
-        decoded = decode_inner_chunks(self._metadata[level], raws)
-        tiles = {}
-        for index, tile in zip(indices, decoded, strict=True):
-            covered = chunk_region(index, arr.shape, arr.chunks)  # edge chunks are stored padded
-            tiles[index] = tile[tuple(slice(0, s.stop - s.start) for s in covered)]
-        return tiles, got.index_reads, got.range_reads
+        for shard, raw in zip(to_read, raws, strict=True):
+            self.indexes[(level, shard)] = decode_index(raw, layout)
+        known = {shard: self.indexes[(level, shard)] for shard in shards}
+        wanted = ranges_for_chunks(layout, chunks, known)
+        bodies = await _gather_at_most(self.concurrency, (get(r.key, r.byte_range) for r in wanted))
+        stored = {r.chunk: body for r, body in zip(wanted, bodies, strict=True)}
+        return stored, len(to_read), len(wanted)
 
-    async def _fetch(self, level: int, indices: list[ChunkIndex]) -> dict[ChunkIndex, np.ndarray]:
-        arr = self._arrays[level]
-        limit = asyncio.Semaphore(self.concurrency)
-
-        async def one(index: ChunkIndex) -> np.ndarray:
-            async with limit:
-                tile = await arr.getitem(chunk_region(index, arr.shape, arr.chunks))
-            return np.asarray(tile)
-
-        tiles = await asyncio.gather(*(one(index) for index in indices))
-        return dict(zip(indices, tiles, strict=True))
+    def _placement(self, level: int) -> tuple[Sequence[float], Sequence[float]]:
+        """The pixel size and the translation of ``level``, along each axis."""
+        return self.image.scales[level], self.image.translations[level]
 
     def _array(self, level: int) -> Any:
+        """The array of ``level`` (read through the counting store); a clear error if none."""
         if not 0 <= level < len(self._arrays):
-            raise ValueError(
-                f"level {level} does not exist: this image has levels 0 to {len(self._arrays) - 1}"
-            )
+            last = len(self._arrays) - 1
+            raise ValueError(f"level {level} does not exist: this image has levels 0 to {last}")
         return self._arrays[level]

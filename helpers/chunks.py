@@ -103,13 +103,7 @@ def normalize_region(selection: Selection, shape: Sequence[int], *, strict: bool
 
     Integers become one-wide slices (negative ones count from the end), missing trailing axes are
     whole, ``None`` bounds are filled in. With ``strict``, the selection must already be one slice
-    per axis (what a viewer hands over).
-
-    Raises
-    ------
-    ValueError
-        Too many axes (or too few with ``strict``), an item that is neither int nor slice, a step
-        other than 1, an index out of range, or a slice that is empty or leaves the array.
+    per axis (what a viewer hands over). ``ValueError`` says what does not fit.
 
     Examples
     --------
@@ -153,10 +147,7 @@ def normalize_region(selection: Selection, shape: Sequence[int], *, strict: bool
 
 
 def check_region(region: Region, shape: Sequence[int]) -> Region:
-    """Return ``region`` (one slice per axis) with ``None`` bounds filled in.
-
-    The strict form of :func:`normalize_region`: ``ValueError`` if the region has the wrong number
-    of axes, a step other than 1, or is empty or leaves the array (a viewer reads rectangles).
+    """``region`` (one slice per axis) with ``None`` bounds filled in: strict :func:`normalize_region`.
 
     Examples
     --------
@@ -229,23 +220,9 @@ def relative_region(inner: Region, outer: Region) -> Region:
 class ChunkLayout:
     """Where an array's chunks live, read from its metadata (see :func:`chunk_layout`).
 
-    Attributes
-    ----------
-    shape : tuple of int
-        Array shape.
-    chunks : tuple of int
-        Chunk shape.
-    dtype : str
-        Data type as written in the metadata (e.g. ``"<u2"`` or ``"uint16"``).
-    zarr_format : int
-        2 or 3.
-    prefix : str
-        Text before the chunk indices in a key: ``"c"`` for Zarr v3's default key encoding, ``""``
-        for Zarr v2 and v3's "v2" encoding.
-    separator : str
-        Between the indices: ``"."`` or ``"/"``.
-    sharded : bool
-        True for a sharded array: the chunks here are then shards (see :mod:`helpers.shards`).
+    ``prefix`` is what comes before the indices in a key (``"c"`` for Zarr v3's default encoding,
+    ``""`` for Zarr v2), ``separator`` what comes between them (``"."`` or ``"/"``). For a sharded
+    array (``sharded``) the chunks here are the shards (see :mod:`helpers.shards`).
 
     Examples
     --------
@@ -300,21 +277,9 @@ class ChunkLayout:
 def chunk_layout(metadata: dict[str, Any] | Any) -> ChunkLayout:
     """The :class:`ChunkLayout` of an array, from its metadata document.
 
-    Parameters
-    ----------
-    metadata : dict or zarr.Array
-        The parsed ``.zarray`` (Zarr v2) or ``zarr.json`` (Zarr v3) document, or an opened
-        ``zarr.Array`` (its metadata, already in memory, is used: no request).
-
-    Returns
-    -------
-    ChunkLayout
-        For a sharded array, the layout of its shards (the objects), with ``sharded=True``.
-
-    Raises
-    ------
-    ValueError
-        Not array metadata, an irregular chunk grid or an unknown key encoding.
+    ``metadata`` is the parsed ``.zarray`` (Zarr v2) or ``zarr.json`` (Zarr v3), or an opened
+    ``zarr.Array`` (no request). ``ValueError`` for anything else, an irregular chunk grid or an
+    unknown key encoding.
 
     Examples
     --------
@@ -384,16 +349,8 @@ def _layout(
 def chunk_keys(source: dict[str, Any] | ChunkLayout | Any, region: Selection = None) -> list[str]:
     """Keys (relative to the array) of the chunks ``region`` touches; all chunks for ``None``.
 
-    For a sharded array the keys name shards; see :mod:`helpers.shards` for inner chunks and byte
-    ranges.
-
-    Parameters
-    ----------
-    source : dict, ChunkLayout or zarr.Array
-        Array metadata (a parsed ``.zarray`` / ``zarr.json``), a :class:`ChunkLayout`, or an
-        opened ``zarr.Array``.
-    region : selection, optional
-        Ints and step-1 slices in array coordinates, e.g. ``(1, slice(0, 10))``.
+    ``source`` is array metadata, a :class:`ChunkLayout` or an opened ``zarr.Array``; ``region``
+    holds ints and step-1 slices in array coordinates, e.g. ``(1, slice(0, 10))``.
 
     Examples
     --------

@@ -651,26 +651,10 @@ def fetch_sequential(
 ) -> FetchResult:
     """GET each URL in turn, in a ``for`` loop: time ~ N x latency.
 
-    Parameters
-    ----------
-    urls : sequence of str
-        http(s) URLs, e.g. from :func:`helpers.chunks.chunk_urls`.
-    retry : RetryPolicy, optional
-        Attempts and waits per URL (default :data:`DEFAULT_RETRY`).
-    ranges : sequence of ByteRange or None, optional
-        One per URL: the bytes to GET (None: the whole object).
-
-    Returns
-    -------
-    FetchResult
-        The bytes in the order of the URLs, and their timings.
-
-    Raises
-    ------
-    ValueError
-        An empty list, a URL that is not http(s), or not one range per URL.
-    FetchError
-        A URL failed (after the retries); nothing is returned then.
+    ``retry`` sets the attempts and waits per URL (default :data:`DEFAULT_RETRY`); ``ranges`` has
+    one :class:`ByteRange` (or None: the whole object) per URL. Returns the bytes in the order of
+    the URLs, and their timings. ``ValueError`` for bad URLs or ranges; :class:`FetchError` when a
+    URL fails (after the retries): nothing is returned then.
 
     Examples
     --------

@@ -1,29 +1,16 @@
 """An OME-Zarr image, opened lazily: its OME-NGFF metadata (0.4 or 0.5) and its levels.
 
-:func:`read_ome_image` opens the group at a location (through :mod:`helpers.storage`), reads its
-metadata and keeps the level arrays lazy: nothing but metadata is downloaded until you index a level
-(:class:`OmeImage`). OME-NGFF 0.4 (Zarr v2) keeps its metadata at the top level of the group's
-``.zattrs``; 0.5 (Zarr v3) keeps it under ``"ome"`` in ``zarr.json``. Code that reads
-``attrs["multiscales"]`` directly breaks on 0.5 with a ``KeyError``; :func:`ome_metadata` reads both.
-The reading is written out here because lesson 01 shows both places; to *check* a store against the
-specification, use ome-zarr-models (``ome_zarr_models.open_ome_zarr``), as lessons 06 and 09 do.
-
-Only :data:`SUPPORTED_VERSIONS` are read; :func:`check_version` refuses any other declared one
-(0.1-0.3 lack axes and pixel sizes, 0.6+ may move what would then be misread).
-
-Examples
---------
->>> ome_metadata({"ome": {"version": "0.5", "multiscales": []}})[1]
-'0.5'
->>> image = open_image("nuclei")  # doctest: +SKIP
->>> image.axes, image.level(-1).shape  # doctest: +SKIP
-(['c', 'z', 'y', 'x'], (2, 236, 68, 67))
+:func:`read_ome_image` reads the metadata only; a level is downloaded when you index it. OME-NGFF
+0.4 (Zarr v2) keeps its metadata at the top level of ``.zattrs``, 0.5 (Zarr v3) under ``"ome"`` in
+``zarr.json``: code that reads ``attrs["multiscales"]`` breaks on 0.5 with a ``KeyError``, so
+:func:`ome_metadata` reads both (written out because lesson 01 shows both places). To *check* a
+store against the specification, use ome-zarr-models, as lessons 06 and 09 do.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +24,6 @@ from .storage import Location, close_store, zarr_store
 
 __all__ = [
     "SUPPORTED_VERSIONS",
-    "Multiscale",
     "NotOmeZarrError",
     "OmeImage",
     "UnsupportedVersionError",
@@ -62,14 +48,17 @@ class UnsupportedVersionError(ValueError):
     """The metadata declares an OME-NGFF version the helpers cannot read (the message names it)."""
 
 
-def ome_metadata(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """The OME part of a group's attributes and its version.
+class NotOmeZarrError(ValueError):
+    """The location holds no OME-Zarr image (the message says what is missing)."""
 
-    Under ``"ome"`` in 0.5 (version there), at the top level in 0.4 (version in the first
-    ``multiscales`` entry).
+
+def ome_metadata(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The OME part of a group's attributes (0.5: under ``"ome"``, 0.4: top level) and its version.
 
     Examples
     --------
+    >>> ome_metadata({"ome": {"version": "0.5", "multiscales": []}})[1]
+    '0.5'
     >>> ome_metadata({"multiscales": [{"version": "0.4", "datasets": []}]})[1]
     '0.4'
     """
@@ -83,20 +72,9 @@ def ome_metadata(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], str | N
 def check_version(version: object, where: str = "this image", *, missing: str = "0.4") -> str:
     """The declared OME-NGFF ``version`` if the helpers read it (one of :data:`SUPPORTED_VERSIONS`).
 
-    Parameters
-    ----------
-    version : str or None
-        The version the metadata declares (second item of :func:`ome_metadata`).
-    where : str, optional
-        The image's URL or path, for the messages.
-    missing : str, optional
-        The version returned (with a logged warning) when none is declared: ``"0.5"`` for
-        metadata under ``"ome"``, else ``"0.4"``.
-
-    Raises
-    ------
-    UnsupportedVersionError
-        Any other declared version (0.1-0.3, 0.6+, "0.9"...), named with the supported ones.
+    No declared version (None) gives ``missing``, with a logged warning. Any other version raises
+    :class:`UnsupportedVersionError` naming ``where``: 0.1-0.3 lack axes and pixel sizes, 0.6+ may
+    move what would then be misread.
 
     Examples
     --------
@@ -107,57 +85,25 @@ def check_version(version: object, where: str = "this image", *, missing: str = 
     ...
     helpers.image.UnsupportedVersionError: s3://bucket/new.zarr declares OME-NGFF version '0.9'; ...
     """
-    supported = " and ".join(SUPPORTED_VERSIONS)
     if version is None:
         logger.warning("%s declares no OME-NGFF version; reading it as %s", where, missing)
         return missing
-    if str(version).strip() in SUPPORTED_VERSIONS:
-        return str(version).strip()
-    older = str(version).strip() in ("0.1", "0.2", "0.3")
+    declared = str(version).strip()
+    if declared in SUPPORTED_VERSIONS:
+        return declared
     todo = (
         "convert it to 0.4 or newer (e.g. with ome-zarr-py or bioformats2raw)"
-        if older
+        if declared in ("0.1", "0.2", "0.3")
         else "open a 0.4 or 0.5 copy of the image, or update the course's helpers"
     )
     raise UnsupportedVersionError(
-        f"{where} declares OME-NGFF version {version!r}; the helpers read only {supported}: {todo}"
+        f"{where} declares OME-NGFF version {version!r}; the helpers read only "
+        f"{' and '.join(SUPPORTED_VERSIONS)}: {todo}"
     )
 
 
-@dataclass(frozen=True)
-class Multiscale:
-    """The first ``multiscales`` entry of an image, resolved into plain lists.
-
-    Attributes
-    ----------
-    axes : list of str
-        Axis names in array order, e.g. ``["c", "z", "y", "x"]``.
-    units : dict
-        Unit of each axis that has one, e.g. ``{"z": "micrometer"}``.
-    paths : list of str
-        The level arrays' paths inside the group, level 0 (full resolution) first.
-    scales, translations : list of tuple of float
-        Per level, the physical size of one pixel and the physical offset of the first pixel,
-        along each axis (the multiscale-wide transformations already applied).
-    name : str or None
-        The multiscale's name.
-    version : str or None
-        The OME-NGFF version it declares.
-    """
-
-    axes: list[str]
-    units: dict[str, str]
-    paths: list[str]
-    scales: list[tuple[float, ...]]
-    translations: list[tuple[float, ...]]
-    name: str | None = None
-    version: str | None = None
-    entry: dict[str, Any] = field(default_factory=dict, repr=False)
-
-
-def _transforms(
-    transforms: Sequence[Mapping[str, Any]] | None, ndim: int
-) -> tuple[list[float], list[float]]:
+def _transforms(transforms: list[Any] | None, ndim: int) -> tuple[list[float], list[float]]:
+    """The ``scale`` and ``translation`` in a list of coordinate transformations (defaults 1, 0)."""
     scale, translation = [1.0] * ndim, [0.0] * ndim
     for t in transforms or []:
         if t.get("type") == "scale":
@@ -167,16 +113,10 @@ def _transforms(
     return scale, translation
 
 
-def parse_multiscale(ome: Mapping[str, Any], version: str | None = None) -> Multiscale:
-    """Resolve the first ``multiscales`` entry of ``ome`` (from :func:`ome_metadata`).
+def parse_multiscale(ome: Mapping[str, Any]) -> dict[str, Any]:
+    """The first ``multiscales`` entry of ``ome``, as :class:`OmeImage` fields (axes to name).
 
-    Raises ``KeyError`` when there is no ``multiscales`` entry, ``ValueError`` when it names no axes.
-
-    Examples
-    --------
-    >>> ome = {"multiscales": [{"axes": ["y", "x"], "datasets": [{"path": "0"}]}]}
-    >>> parse_multiscale(ome).paths
-    ['0']
+    ``KeyError`` when there is no ``multiscales`` entry, ``ValueError`` when it names no axes.
     """
     entry = ome["multiscales"][0]
     axes_meta = entry.get("axes")
@@ -187,38 +127,28 @@ def parse_multiscale(ome: Mapping[str, Any], version: str | None = None) -> Mult
         )
     axes = [a["name"] if isinstance(a, dict) else a for a in axes_meta]
     units = {a["name"]: a["unit"] for a in axes_meta if isinstance(a, dict) and a.get("unit")}
-    global_scale, global_translation = _transforms(
-        entry.get("coordinateTransformations"), len(axes)
-    )
-    paths, scales, translations = [], [], []
-    for dataset in entry["datasets"]:
-        scale, translation = _transforms(dataset.get("coordinateTransformations"), len(axes))
-        paths.append(str(dataset["path"]))
-        scales.append(tuple(s * g for s, g in zip(scale, global_scale, strict=True)))
-        translations.append(
-            tuple(
-                t * g + o
-                for t, g, o in zip(translation, global_scale, global_translation, strict=True)
-            )
-        )
-    return Multiscale(
-        axes=axes,
-        units=units,
-        paths=paths,
-        scales=scales,
-        translations=translations,
-        name=entry.get("name"),
-        version=version or entry.get("version"),
-        entry=dict(entry),
-    )
+    datasets = entry["datasets"]
+    common_scale, common_shift = _transforms(entry.get("coordinateTransformations"), len(axes))
+    per_level = [_transforms(d.get("coordinateTransformations"), len(axes)) for d in datasets]
+    return {
+        "axes": axes,
+        "units": units,
+        "paths": [str(d["path"]) for d in datasets],
+        "scales": [
+            tuple(s * g for s, g in zip(scale, common_scale, strict=True)) for scale, _ in per_level
+        ],
+        "translations": [
+            tuple(t * g + o for t, g, o in zip(shift, common_scale, common_shift, strict=True))
+            for _, shift in per_level
+        ],
+        "name": entry.get("name"),
+    }
 
 
 def channel_names(ome: Mapping[str, Any]) -> list[str]:
     """Channel labels from the ``omero`` metadata (``"channel i"`` where a label is missing)."""
-    return [
-        c.get("label", f"channel {i}")
-        for i, c in enumerate(ome.get("omero", {}).get("channels", []))
-    ]
+    channels = ome.get("omero", {}).get("channels", [])
+    return [c.get("label", f"channel {i}") for i, c in enumerate(channels)]
 
 
 def channel_windows(ome: Mapping[str, Any]) -> list[dict[str, float]]:
@@ -238,38 +168,12 @@ def label_names(labels_attributes: Mapping[str, Any]) -> list[str]:
     return [str(name) for name in ome.get("labels", [])]
 
 
-class NotOmeZarrError(ValueError):
-    """The location holds no OME-Zarr image (the message says what is missing)."""
-
-
 @dataclass
 class OmeImage:
-    """One multiscale OME-Zarr image, level 0 (full resolution) first.
+    """One multiscale OME-Zarr image: lazy ``levels``, level 0 (full resolution) first.
 
-    Attributes
-    ----------
-    url : str
-        Where it was opened from.
-    version : str
-        OME-NGFF version, e.g. ``"0.4"`` or ``"0.5"``.
-    axes : list of str
-        Axis names in array order, e.g. ``["c", "z", "y", "x"]``.
-    units : dict
-        Unit of each axis that has one, e.g. ``{"z": "micrometer", ...}``.
-    paths : list of str
-        The level arrays' paths inside the group.
-    levels : list of zarr.Array
-        The lazily read arrays, level 0 first.
-    scales, translations : list of tuple of float
-        Per level, the physical size of one pixel and the offset of the first pixel, per axis.
-    channel_names : list of str or None
-        Names from the ``omero`` metadata, when present.
-    labels : list of str
-        Names of the label images under ``labels/``.
-    name : str or None
-        The multiscale's name, when present.
-    group : zarr.Group
-        The opened root group.
+    ``scales`` and ``translations`` give, per level and axis, the physical size of one pixel and
+    the offset of the first pixel; ``labels`` names the label images under ``labels/``.
 
     Examples
     --------
@@ -299,7 +203,7 @@ class OmeImage:
         return tuple(self.levels[0].shape)
 
     @property
-    def dtype(self):
+    def dtype(self) -> Any:
         """Pixel data type."""
         return self.levels[0].dtype
 
@@ -349,7 +253,7 @@ class OmeImage:
             )
         return self.levels[index]
 
-    def to_dask(self, index: int = 0):
+    def to_dask(self, index: int = 0) -> Any:
         """Level ``index`` as a lazy dask array with one dask chunk per Zarr chunk."""
         import dask.array as da
 
@@ -358,9 +262,8 @@ class OmeImage:
     def open_labels(self, name: str | None = None, strict: bool = False) -> OmeImage:
         """The label image ``labels/<name>`` (the first one by default) as an :class:`OmeImage`.
 
-        Not strict by default: label images usually leave out their all-background chunks
+        Not ``strict`` by default: label images usually leave out their all-background chunks
         (zarr 3 does not write chunks that hold only the fill value), which read as 0 = background.
-        ``strict=True`` makes an absent chunk an error (for label images known to be complete).
         """
         if not self.labels:
             raise ValueError(f"{self.url} has no label images")
@@ -371,38 +274,35 @@ class OmeImage:
         node = self.group[f"labels/{name}"]
         if not isinstance(node, zarr.Group):
             raise NotOmeZarrError(f"{self.url}/labels/{name} is an array, not a label image group")
-        store = node.store
-        if isinstance(store, ReliableStore) and store.strict != strict:
-            node = zarr.open_group(store=store.with_strict(strict), path=node.path, mode="r")
+        if isinstance(node.store, ReliableStore) and node.store.strict != strict:
+            node = zarr.open_group(store=node.store.with_strict(strict), path=node.path, mode="r")
         return image_from_group(node, f"{self.url}/labels/{name}")
 
     def describe(self) -> list[dict[str, Any]]:
         """One row per level: shape, chunk shape, number of chunks, bytes (uncompressed), pixel size."""
-        rows = []
-        for i, (arr, scale) in enumerate(zip(self.levels, self.scales, strict=True)):
-            rows.append(
-                {
-                    "level": i,
-                    "path": self.paths[i],
-                    "shape": tuple(arr.shape),
-                    "chunks": tuple(arr.chunks),
-                    "n_chunks": arr.nchunks,
-                    "bytes": arr.nbytes,
-                    "scale": scale,
-                }
-            )
-        return rows
+        return [
+            {
+                "level": i,
+                "path": self.paths[i],
+                "shape": tuple(arr.shape),
+                "chunks": tuple(arr.chunks),
+                "n_chunks": arr.nchunks,
+                "bytes": arr.nbytes,
+                "scale": self.scales[i],
+            }
+            for i, arr in enumerate(self.levels)
+        ]
 
     def __str__(self) -> str:
         lines = [
             f"OME-Zarr image {self.name or ''} (OME-NGFF {self.version}) at {self.url}",
             f"  axes {self.axes}, dtype {self.dtype}, channels {self.channel_names}, labels {self.labels}",
         ]
-        for row in self.describe():
-            lines.append(
-                f"  level {row['level']}: shape {row['shape']}, chunks {row['chunks']}, "
-                f"{row['n_chunks']} chunk{'s' * (row['n_chunks'] != 1)}, {row['bytes'] / 1e6:.1f} MB, pixel size {row['scale']}"
-            )
+        lines += [
+            f"  level {row['level']}: shape {row['shape']}, chunks {row['chunks']}, "
+            f"{row['n_chunks']} chunk{'s' * (row['n_chunks'] != 1)}, {row['bytes'] / 1e6:.1f} MB, pixel size {row['scale']}"
+            for row in self.describe()
+        ]
         return "\n".join(lines)
 
 
@@ -410,7 +310,6 @@ def image_from_group(group: zarr.Group, url: str) -> OmeImage:
     """Build an :class:`OmeImage` from an opened group, or raise :class:`NotOmeZarrError`."""
     attributes = group.attrs.asdict()
     ome, declared = ome_metadata(attributes)
-    # 0.4 and 0.5 only: any other declared version raises UnsupportedVersionError (a ValueError)
     version = check_version(declared, url, missing="0.5" if "ome" in attributes else "0.4")
     if "multiscales" not in ome:
         where = "under 'ome' in zarr.json" if "ome" in attributes else "at the top level of .zattrs"
@@ -419,41 +318,26 @@ def image_from_group(group: zarr.Group, url: str) -> OmeImage:
             f"{url} is a Zarr group but not an OME-Zarr image: no 'multiscales' metadata {where} "
             f"(found keys {sorted(ome)}).{hint}"
         )
-    multiscale = parse_multiscale(ome, version)
-    levels: list[zarr.Array] = []
-    for path in multiscale.paths:
-        try:
-            node = group[path]
-        except KeyError:
-            node = None
+    fields = parse_multiscale(ome)
+    levels = []
+    for path in fields["paths"]:
+        node = group.get(path)
         if not isinstance(node, zarr.Array):
             raise NotOmeZarrError(
                 f"{url}: the multiscales metadata names level {path!r}, but no such array exists"
             )
         levels.append(node)
+    labels = group.get("labels")
     return OmeImage(
         url=url,
-        version=str(multiscale.version or "unknown"),
-        axes=multiscale.axes,
-        units=multiscale.units,
-        paths=multiscale.paths,
+        version=version,
         levels=levels,
-        scales=multiscale.scales,
-        translations=multiscale.translations,
         channel_names=channel_names(ome) or None,
-        labels=_label_names(group),
-        name=multiscale.name,
+        labels=[] if labels is None else label_names(labels.attrs.asdict()),
         group=group,
         attributes=attributes,
+        **fields,
     )
-
-
-def _label_names(group: zarr.Group) -> list[str]:
-    try:
-        labels_group = group["labels"]
-    except KeyError:
-        return []
-    return label_names(labels_group.attrs.asdict())
 
 
 def read_ome_image(
@@ -463,6 +347,13 @@ def read_ome_image(
 
     Every read goes through a :class:`~helpers.reliable.ReliableStore`: retried under ``retry``
     (attempts, backoff, deadline per key) and, if ``strict``, an absent chunk is an error.
+
+    Examples
+    --------
+    >>> from helpers.storage import parse_location
+    >>> location = parse_location("s3://course-data/v0.4/idr0062A/6001240.zarr")  # doctest: +SKIP
+    >>> read_ome_image(location, strict=True).axes  # doctest: +SKIP
+    ['c', 'z', 'y', 'x']
     """
     store = ReliableStore(
         zarr_store(location, client_retries=False), retry, strict=strict, where=location.url

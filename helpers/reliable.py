@@ -91,15 +91,7 @@ _RETRIED = (
 
 
 class MissingChunkError(FetchError):
-    """A chunk that must exist is absent from the store (strict mode): it is not read as zeros.
-
-    Parameters
-    ----------
-    key : str
-        The chunk's store key.
-    where : str
-        The store's URL.
-    """
+    """A chunk that must exist is absent from ``where`` (strict mode): it is not read as zeros."""
 
     def __init__(self, key: str, where: str) -> None:
         super().__init__(f"chunk {key!r} of {where}", "missing", 1, 404, verb="reading")
@@ -139,26 +131,16 @@ def _http_fault(error: BaseException) -> tuple[int, str, float | None] | None:
 def classify_fault(
     error: BaseException, policy: RetryPolicy = DEFAULT_RETRY
 ) -> RetryableError | PermanentError | None:
-    """Sort an exception raised by a store read into retryable, permanent or "not a fault".
+    """Sort an exception raised by a store read into retryable, permanent or "not a fault" (None).
 
-    Parameters
-    ----------
-    error : BaseException
-        What the store (s3fs, fsspec HTTP, the local disk) raised.
-    policy : RetryPolicy
-        Gives the HTTP statuses worth retrying.
-
-    Returns
-    -------
-    RetryableError or PermanentError or None
-        ``None`` for errors that are no network or storage fault (a bug: re-raise it as it is).
+    HTTP answers (aiohttp, botocore) are sorted by status with ``policy.retry_statuses``; timeouts
+    and connection trouble are retryable; a missing file or a refusal is permanent; anything else
+    (a bug) is not a fault, to be raised as it is.
 
     Examples
     --------
     >>> classify_fault(TimeoutError()).reason
     'TimeoutError: no answer in time'
-    >>> classify_fault(PermissionError("Access Denied")).reason
-    'PermissionError: Access Denied (not retried)'
     >>> classify_fault(ValueError("bad selection")) is None
     True
     """
@@ -184,25 +166,16 @@ def _is_chunk(key: str) -> bool:
 class ReliableStore(WrapperStore[Store]):
     """A read-through zarr store wrapper: retries, a deadline per key, and optionally strict.
 
-    Parameters
-    ----------
-    store : zarr Store
-        The store to read from (its own client should not retry: see
-        :func:`helpers.storage.zarr_store` with ``client_retries=False``).
-    retry : RetryPolicy, optional
-        Attempts, waits and deadline per key (default :data:`~helpers.fetch.DEFAULT_RETRY`).
-    strict : bool
-        A chunk key that is absent raises :class:`MissingChunkError` instead of reading as the
-        fill value (metadata documents may still be absent: readers probe for them).
-    where : str, optional
-        The store's URL, named in errors.
+    ``store``'s own client should not retry (see :func:`helpers.storage.zarr_store` with
+    ``client_retries=False``); ``retry`` sets attempts, waits and the deadline per key; with
+    ``strict``, an absent chunk key raises :class:`MissingChunkError` instead of reading as the fill
+    value (metadata documents may be absent: readers probe for them); ``where`` names the store.
 
     Examples
     --------
     >>> import zarr
     >>> store = ReliableStore(zarr.storage.MemoryStore(), strict=True, where="memory")
-    >>> array = zarr.create_array(store, shape=(4,), chunks=(2,), dtype="u1")
-    >>> array[:]
+    >>> zarr.create_array(store, shape=(4,), chunks=(2,), dtype="u1")[:]
     Traceback (most recent call last):
     ...
     helpers.reliable.MissingChunkError: chunk 'c/0' of memory is missing (no such object; 1 attempt: ...): ...
@@ -230,18 +203,7 @@ class ReliableStore(WrapperStore[Store]):
         return type(self)(store, self.retry, self.strict, self.where)
 
     def with_strict(self, strict: bool) -> ReliableStore:
-        """The same store, read strictly or not.
-
-        Parameters
-        ----------
-        strict : bool
-            Whether an absent chunk key is an error.
-
-        Returns
-        -------
-        ReliableStore
-            A new wrapper around the same inner store.
-        """
+        """The same store, read strictly (absent chunks are errors) or not."""
         return type(self)(self._store, self.retry, strict, self.where)
 
     def __repr__(self) -> str:
@@ -258,24 +220,10 @@ class ReliableStore(WrapperStore[Store]):
         return str(getattr(self._store, "path", getattr(self._store, "root", "")))
 
     async def retrying(self, key: str, call: Callable[[], Awaitable[T]]) -> T:
-        """Run ``call()`` (one store operation on ``key``) under the retry loop.
+        """Run ``call()`` (one store operation on ``key``, made afresh per attempt) under the retry loop.
 
-        Parameters
-        ----------
-        key : str
-            The key read (named in the error).
-        call : callable
-            Makes a fresh awaitable for each attempt.
-
-        Returns
-        -------
-        object
-            What ``call()`` returned.
-
-        Raises
-        ------
-        FetchError
-            The faults persisted, were permanent, or the deadline passed.
+        Raises :class:`~helpers.fetch.FetchError` when the faults persist, are permanent, or the
+        deadline passes; errors that are no fault (bugs) are raised as they are.
         """
         what = f"chunk {key!r} of {self.where}" if _is_chunk(key) else f"{key!r} of {self.where}"
         attempts = Attempts(what, self.retry, verb="reading")
@@ -297,29 +245,7 @@ class ReliableStore(WrapperStore[Store]):
     async def get(
         self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
     ) -> Buffer | None:
-        """Read ``key`` (retried); ``None`` if absent, unless it is a chunk and the store is strict.
-
-        Parameters
-        ----------
-        key : str
-            The store key.
-        prototype : BufferPrototype
-            Zarr's buffer type.
-        byte_range : ByteRequest, optional
-            Part of the value to read.
-
-        Returns
-        -------
-        Buffer or None
-            The value, ``None`` when the key is absent (not strict, or metadata).
-
-        Raises
-        ------
-        MissingChunkError
-            Strict mode and the chunk key is absent.
-        FetchError
-            Reading failed (after retries).
-        """
+        """Read ``key`` (retried); ``None`` if absent, :class:`MissingChunkError` for a chunk in strict mode."""
         value = await self.retrying(key, lambda: self._store.get(key, prototype, byte_range))
         if value is None and self.strict and _is_chunk(key):
             raise MissingChunkError(key, self.where)
@@ -337,18 +263,7 @@ class ReliableStore(WrapperStore[Store]):
 
 
 def is_strict(store: Store) -> bool:
-    """Whether ``store`` is a strict :class:`ReliableStore` (absent chunks are errors).
-
-    Parameters
-    ----------
-    store : zarr Store
-        Any store.
-
-    Returns
-    -------
-    bool
-        True for a strict :class:`ReliableStore`.
-    """
+    """Whether ``store`` is a strict :class:`ReliableStore` (absent chunks are errors)."""
     return isinstance(store, ReliableStore) and store.strict
 
 
@@ -371,39 +286,16 @@ def _lists_objects(store: Store) -> bool:
 def missing_chunks(image_or_array: Any, level: int = 0, region: Any = None) -> list[str]:
     """The chunk keys a level (or region) needs that its store does not hold.
 
-    Zarr reads an absent chunk as the fill value, which is right when it was left out because it
-    held only that value (zarr 3's default, e.g. in label images) and wrong when it was lost (a
-    broken upload). This lists them, for you to judge: for the course's images (every chunk
-    written) the answer must be ``[]``. Over s3:// and local paths it compares the keys with one
-    listing of the level's prefix; over http(s):// (no listing) it reads the first byte of each key.
-    For a sharded array the keys are those of its shards (the objects): a lost shard is listed, an
-    inner chunk left out of a shard (only fill value) is not.
-
-    Parameters
-    ----------
-    image_or_array : OmeImage or zarr.Array
-        An opened image (then ``level`` picks the array) or one array.
-    level : int
-        Pyramid level of an image (ignored for an array).
-    region : selection, optional
-        Ints and slices in array coordinates, e.g. ``(1, slice(100, 110))``; default all.
-
-    Returns
-    -------
-    list of str
-        The absent chunks' keys (relative to the array, as in :func:`helpers.chunks.chunk_keys`),
-        in C order of the chunk grid.
-
-    Raises
-    ------
-    ValueError
-        Bad ``level`` or ``region``.
-    FetchError
-        The listing could not be read (after retries).
+    Zarr reads an absent chunk as the fill value: right when it was left out because it held only
+    that value (zarr 3's default, e.g. in label images), wrong when it was lost (a broken upload).
+    This lists them, for you to judge (for the course's images the answer must be ``[]``). Over
+    s3:// and local paths it compares the keys with one listing of the level's prefix; over
+    http(s):// (no listing) it reads the first byte of each key. For a sharded array the keys are
+    its shards'. ``image_or_array`` is an opened image (``level`` picks the array) or one array;
+    ``region`` holds ints and slices in array coordinates (default: all).
 
     Examples
     --------
-    >>> from helpers import open_image
     >>> missing_chunks(open_image("nuclei"), level=0, region=(1, slice(100, 110)))  # doctest: +SKIP
     []
     """

@@ -1,20 +1,16 @@
 """Zarr v3 sharding: many chunks in one object, read by byte ranges.
 
-A sharded array stores a *shard* (a block of inner chunks) as one object, with an *index* at its end
-(or start): one ``(offset, length)`` pair of uint64 per inner chunk, then a crc32c checksum. A reader
-gets an inner chunk without the whole shard: it reads the index with a suffix range (``Range:
-bytes=-N``), then the chunk's bytes with a second range. This module has the maths, pure:
-:class:`ShardLayout` (where shards, inner chunks and indexes are, from the array's metadata),
-:func:`decode_index` (what an index says), :func:`plan_reads` (how many requests and round trips
-read a region); and the reading, over HTTP: :func:`read_shard_index`,
-:func:`fetch_chunks_from_shards` (two rounds of parallel requests: indexes, then chunks),
-:func:`decode_chunk` and :func:`read_sharded_region`.
+A sharded array stores a *shard* (a block of inner chunks) as one object, with an *index* at its
+end (or start): one ``(offset, length)`` pair of uint64 per inner chunk, then a crc32c checksum. A
+reader gets an inner chunk without the whole shard: it reads the index with a suffix range
+(``Range: bytes=-N``), then the chunk's bytes with a second range. This module has the maths, pure:
+:class:`ShardLayout` (where shards, inner chunks and indexes are), :func:`decode_index` (what an
+index says), :func:`plan_reads` (the requests and round trips that read a region); and the reading,
+over HTTP: :func:`read_shard_index`, :func:`fetch_chunks_from_shards` (two rounds of parallel
+requests: indexes, then chunks), :func:`decode_chunk` and :func:`read_sharded_region`.
 
-Examples
---------
->>> layout = ShardLayout((100, 100), (64, 64), (16, 16), "uint8", "c", "/")
->>> layout.shard_grid, layout.chunks_per_shard, layout.index_nbytes
-((2, 2), (4, 4), 260)
+A *region* is ints and step-1 slices in array coordinates (``None``: the whole array); ``metadata``
+is the array's ``zarr.json``, downloaded from the array's URL when not given.
 """
 
 from __future__ import annotations
@@ -68,40 +64,34 @@ __all__ = [
 
 CONCURRENCY = 64
 """Requests in flight at most in each round of a read."""
-
-
 ENTRY_NBYTES = 16
 """Bytes of one index entry: an (offset, length) pair of uint64."""
 CHECKSUM_NBYTES = 4
 """Bytes of the index's crc32c checksum."""
+EMPTY = 2**64 - 1
+"""Offset and length of an empty inner chunk in a shard index (it reads as the fill value)."""
+
+
+def _inside(index: Sequence[int], grid: Sequence[int]) -> bool:
+    """True if ``index`` is a cell of a grid of ``grid`` cells along each axis."""
+    return len(index) == len(grid) and all(0 <= i < n for i, n in zip(index, grid, strict=True))
 
 
 @dataclass(frozen=True)
 class ShardLayout:
-    """Where a sharded array's inner chunks live: shards, inner chunks, the index (:func:`shard_layout`).
+    """Where a sharded array's shards, inner chunks and indexes are (see :func:`shard_layout`).
 
-    Attributes
-    ----------
-    shape : tuple of int
-        Array shape.
-    shard_shape : tuple of int
-        Shard shape (the array's chunk grid: one object per shard).
-    chunk_shape : tuple of int
-        Inner chunk shape (divides ``shard_shape``).
-    dtype : str
-        Data type as written in the metadata.
-    prefix, separator : str
-        Of the shard keys, as in :class:`helpers.chunks.ChunkLayout`.
-    index_location : {"end", "start"}
-        Where each shard keeps its index.
-    index_checksum : bool
-        Whether the index ends with a crc32c checksum.
+    ``shard_shape`` is the array's chunk grid (one object per shard); ``chunk_shape`` divides it.
+    ``prefix`` and ``separator`` make the keys (see :class:`helpers.chunks.ChunkLayout`). The index
+    is at each shard's ``"end"`` (or ``"start"``), with a crc32c checksum if ``index_checksum``.
 
     Examples
     --------
-    >>> layout = ShardLayout((100,), (64,), (16,), "uint8", "c", "/")
-    >>> layout.shard_grid, layout.chunk_grid, layout.chunks_for_region((slice(60, 70),))
-    ((2,), (7,), [(3,), (4,)])
+    >>> layout = ShardLayout((100, 100), (64, 64), (16, 16), "uint8", "c", "/")
+    >>> layout.shard_grid, layout.chunks_per_shard, layout.index_nbytes
+    ((2, 2), (4, 4), 260)
+    >>> layout.locate((5, 0)), layout.chunks_for_region((slice(60, 70), 0))
+    (((1, 0), (1, 0)), [(3, 0), (4, 0)])
     """
 
     shape: tuple[int, ...]
@@ -133,7 +123,7 @@ class ShardLayout:
 
     @property
     def objects(self) -> ChunkLayout:
-        """The layout of the objects (the shards), as :func:`helpers.chunks.chunk_layout` gives it."""
+        """The layout of the objects (the shards), as :func:`helpers.chunks.chunk_layout` has it."""
         return ChunkLayout(
             self.shape, self.shard_shape, self.dtype, 3, self.prefix, self.separator, True
         )
@@ -171,9 +161,8 @@ class ShardLayout:
 
     def index_range(self) -> ByteRange:
         """The bytes of a shard holding its index: the last (or first) :attr:`index_nbytes`."""
-        if self.index_location == "end":
-            return ByteRange.suffix_of(self.index_nbytes)
-        return ByteRange.span(0, self.index_nbytes)
+        n = self.index_nbytes
+        return ByteRange.suffix_of(n) if self.index_location == "end" else ByteRange.span(0, n)
 
     def shard_key(self, shard_index: Sequence[int]) -> str:
         """The object key (relative to the array) of the shard at ``shard_index``."""
@@ -184,22 +173,14 @@ class ShardLayout:
         return self.objects.indices(region)
 
     def chunks_for_region(self, region: Selection = None) -> list[ChunkIndex]:
-        """The inner chunks ``region`` touches (all of them for ``None``), global indices, C order."""
+        """The inner chunks ``region`` touches (all for ``None``), global indices, C order."""
         inner = ChunkLayout(self.shape, self.chunk_shape, self.dtype, 3, "", "/")
         return inner.indices(region)
 
     def locate(self, chunk_index: Sequence[int]) -> tuple[ChunkIndex, ChunkIndex]:
-        """``(shard index, position inside the shard)`` of the inner chunk ``chunk_index``.
-
-        Examples
-        --------
-        >>> ShardLayout((100,), (64,), (16,), "uint8", "c", "/").locate((5,))
-        ((1,), (1,))
-        """
-        grid = self.chunk_grid
-        if len(chunk_index) != len(grid) or any(
-            not 0 <= i < n for i, n in zip(chunk_index, grid, strict=True)
-        ):
+        """``(shard index, position inside the shard)`` of the inner chunk ``chunk_index``."""
+        if not _inside(chunk_index, self.chunk_grid):
+            grid = self.chunk_grid
             raise ValueError(f"inner chunk {tuple(chunk_index)} is outside the chunk grid {grid}")
         per = self.chunks_per_shard
         shard = tuple(i // p for i, p in zip(chunk_index, per, strict=True))
@@ -208,9 +189,7 @@ class ShardLayout:
     def chunk_at(self, shard_index: Sequence[int], local_index: Sequence[int]) -> ChunkIndex:
         """The global index of the inner chunk at ``local_index`` inside shard ``shard_index``."""
         per = self.chunks_per_shard
-        if len(local_index) != len(per) or any(
-            not 0 <= i < p for i, p in zip(local_index, per, strict=True)
-        ):
+        if not _inside(local_index, per):
             raise ValueError(f"position {tuple(local_index)} is outside a shard of {per} chunks")
         return tuple(s * p + i for s, p, i in zip(shard_index, per, local_index, strict=True))
 
@@ -223,38 +202,22 @@ def _codec_name(codec: Any) -> Any:
     return codec.get("name") if isinstance(codec, dict) else codec
 
 
-def shard_layout(metadata: dict[str, Any] | Any) -> ShardLayout:
-    """The :class:`ShardLayout` of a sharded Zarr v3 array, from its ``zarr.json``.
-
-    Parameters
-    ----------
-    metadata : dict or zarr.Array
-        The parsed ``zarr.json`` document, or an opened ``zarr.Array`` (no request is sent).
-
-    Raises
-    ------
-    ValueError
-        Not array metadata, an array that is not sharded, nested sharding, codecs around the
-        sharding codec, or an index that is not ``bytes`` (little-endian) with optional ``crc32c``.
-
-    Examples
-    --------
-    >>> sharding = {"name": "sharding_indexed", "configuration": {"chunk_shape": [16, 16],
-    ...     "codecs": [{"name": "bytes"}], "index_codecs": [{"name": "bytes"}, {"name": "crc32c"}]}}
-    >>> meta = {"zarr_format": 3, "node_type": "array", "shape": [100, 100], "data_type": "uint8",
-    ...     "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [64, 64]}},
-    ...     "codecs": [sharding]}
-    >>> shard_layout(meta).chunks_per_shard
-    (4, 4)
-    """
-    objects = chunk_layout(metadata)  # checks the metadata; its chunks are the shards
-    if not objects.sharded:
-        raise ValueError("not sharded: use helpers.chunks.chunk_layout for this array")
+def _metadata_dict(metadata: Any) -> dict[str, Any]:
+    """``metadata`` as a ``zarr.json`` dict (given as one, or as an opened ``zarr.Array``)."""
+    if isinstance(metadata, dict):
+        return metadata
     if hasattr(metadata, "metadata") and hasattr(metadata.metadata, "to_dict"):
-        metadata = metadata.metadata.to_dict()  # an opened zarr.Array
+        return dict(metadata.metadata.to_dict())  # an opened zarr.Array
+    raise ValueError(
+        f"decoding needs the array's zarr.json (a dict) or a zarr.Array, got {type(metadata).__name__}"
+    )
+
+
+def _sharding_config(metadata: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The ``sharding_indexed`` codec's configuration, checked; whether the index has a crc32c."""
     codecs = list(metadata.get("codecs", []))
-    if [_codec_name(c) for c in codecs] != ["sharding_indexed"] or not isinstance(codecs[0], dict):
-        names = [_codec_name(c) for c in codecs]
+    names = [_codec_name(c) for c in codecs]
+    if names != ["sharding_indexed"] or not isinstance(codecs[0], dict):
         raise ValueError(
             f"unsupported codecs {names}: only arrays whose one codec is 'sharding_indexed' "
             "can be read by byte ranges"
@@ -262,8 +225,7 @@ def shard_layout(metadata: dict[str, Any] | Any) -> ShardLayout:
     config = codecs[0].get("configuration") or {}
     if not isinstance(config, dict) or "chunk_shape" not in config:
         raise ValueError("the sharding_indexed codec has no inner 'chunk_shape'")
-    inner = [_codec_name(c) for c in config.get("codecs", [])]
-    if "sharding_indexed" in inner:
+    if "sharding_indexed" in [_codec_name(c) for c in config.get("codecs", [])]:
         raise ValueError("nested sharding (shards inside shards) is not supported")
     index_codecs = list(config.get("index_codecs", [{"name": "bytes"}, {"name": "crc32c"}]))
     names = [_codec_name(c) for c in index_codecs]
@@ -276,48 +238,52 @@ def shard_layout(metadata: dict[str, Any] | Any) -> ShardLayout:
             f"unsupported shard index codecs {index_codecs}: only little-endian 'bytes', "
             "optionally followed by 'crc32c'"
         )
+    return config, names == ["bytes", "crc32c"]
+
+
+def shard_layout(metadata: dict[str, Any] | Any) -> ShardLayout:
+    """The :class:`ShardLayout` of a sharded Zarr v3 array, from its ``zarr.json`` or ``zarr.Array``.
+
+    No request is sent. ``ValueError`` for an array that is not sharded, nested sharding, other
+    codecs around the sharding codec, or an index not in little-endian ``bytes`` (+ ``crc32c``).
+
+    Examples
+    --------
+    >>> import zarr
+    >>> array = zarr.create_array({}, shape=(100, 100), shards=(64, 64), chunks=(16, 16), dtype="u1")
+    >>> shard_layout(array).chunks_per_shard
+    (4, 4)
+    """
+    shards = chunk_layout(metadata)  # checks the metadata; its chunks are the shards
+    if not shards.sharded:
+        raise ValueError("not sharded: use helpers.chunks.chunk_layout for this array")
+    config, checksum = _sharding_config(_metadata_dict(metadata))
     try:
-        chunk_shape = tuple(int(c) for c in config["chunk_shape"])
+        inner = tuple(int(c) for c in config["chunk_shape"])
     except (TypeError, ValueError):
         raise ValueError(f"bad inner chunk shape {config['chunk_shape']!r}") from None
-    if len(chunk_shape) != len(objects.shape):
+    if len(inner) != len(shards.shape):
         raise ValueError(
-            f"inner chunk shape {chunk_shape} does not match the array's {len(objects.shape)} axes"
+            f"inner chunk shape {inner} does not match the array's {len(shards.shape)} axes"
         )
     return ShardLayout(
-        objects.shape,
-        objects.chunks,
-        chunk_shape,
-        objects.dtype,
-        objects.prefix,
-        objects.separator,
+        shards.shape,
+        shards.chunks,
+        inner,
+        shards.dtype,
+        shards.prefix,
+        shards.separator,
         str(config.get("index_location", "end")),
-        names == ["bytes", "crc32c"],
+        checksum,
     )
-
-
-EMPTY = 2**64 - 1
-"""Offset and length of an empty inner chunk in a shard index (it reads as the fill value)."""
 
 
 @dataclass(frozen=True, eq=False)
 class ShardIndex:
-    """One shard's decoded index (:func:`decode_index`): where each inner chunk's bytes are.
+    """One shard's decoded index (:func:`decode_index`): where each inner chunk's bytes are."""
 
-    Attributes
-    ----------
-    offsets, lengths : numpy.ndarray
-        uint64, shaped like the shard's chunk grid; both :data:`EMPTY` for an empty chunk.
-
-    Examples
-    --------
-    >>> index = ShardIndex(np.array([0, EMPTY], "u8"), np.array([10, EMPTY], "u8"))
-    >>> index.range((0,)), index.range((1,)), index.nbytes_stored
-    (ByteRange(start=0, stop=10, suffix=None), None, 10)
-    """
-
-    offsets: np.ndarray
-    lengths: np.ndarray
+    offsets: np.ndarray  # uint64, shaped like the shard's grid of inner chunks; EMPTY: empty chunk
+    lengths: np.ndarray  # the same, the chunks' lengths
 
     @property
     def chunks_per_shard(self) -> tuple[int, ...]:
@@ -341,11 +307,8 @@ class ShardIndex:
 
     def range(self, local_index: Sequence[int]) -> ByteRange | None:
         """The bytes of the inner chunk at ``local_index`` in the shard, ``None`` if it is empty."""
-        per = self.chunks_per_shard
-        position = tuple(local_index)
-        if len(position) != len(per) or any(
-            not 0 <= i < p for i, p in zip(position, per, strict=True)
-        ):
+        position, per = tuple(local_index), self.chunks_per_shard
+        if not _inside(position, per):
             raise ValueError(f"position {position} is outside a shard of {per} chunks")
         if not self.stored[position]:
             return None
@@ -356,33 +319,17 @@ class ShardIndex:
 def decode_index(raw: bytes, layout: ShardLayout, shard_nbytes: int | None = None) -> ShardIndex:
     """Decode (and check) the index of one shard from its ``layout.index_nbytes`` raw bytes.
 
-    Parameters
-    ----------
-    raw : bytes
-        The index bytes (from a GET of ``layout.index_range()``).
-    layout : ShardLayout
-        The array's layout.
-    shard_nbytes : int, optional
-        The shard's size, if known: every chunk must then lie inside it.
-
-    Raises
-    ------
-    ValueError
-        Wrong length, a checksum that does not match (the message gives both), or an entry
-        that is half empty or points outside the shard.
+    ``raw`` comes from a GET of ``layout.index_range()``; given ``shard_nbytes`` (the shard's size),
+    every chunk must lie inside the shard. ``ValueError`` for a wrong length or checksum, or an
+    entry half empty or outside the shard.
 
     Examples
     --------
     >>> layout = ShardLayout((2,), (2,), (1,), "uint8", "c", "/", index_checksum=False)
     >>> decode_index(np.array([0, 5, 5, 3], "<u8").tobytes(), layout).range((1,))
     ByteRange(start=5, stop=8, suffix=None)
-    >>> decode_index(b"abc", layout)
-    Traceback (most recent call last):
-    ...
-    ValueError: a shard index of (2,) chunks has 32 bytes, got 3
     """
-    data = bytes(raw)
-    per = layout.chunks_per_shard
+    data, per = bytes(raw), layout.chunks_per_shard
     if len(data) != layout.index_nbytes:
         raise ValueError(
             f"a shard index of {per} chunks has {layout.index_nbytes} bytes, got {len(data)}"
@@ -407,19 +354,23 @@ def decode_index(raw: bytes, layout: ShardLayout, shard_nbytes: int | None = Non
     stored = offsets != EMPTY
     starts = [int(o) for o in offsets[stored]]
     ends = [o + int(n) for o, n in zip(starts, lengths[stored], strict=True)]
-    first, last = 0, EMPTY  # where chunk bytes may lie
-    if shard_nbytes is not None:
-        first, last = (
-            (layout.index_nbytes, shard_nbytes)
-            if layout.index_location == "start"
-            else (0, shard_nbytes - layout.index_nbytes)
-        )
+    first, last = 0, EMPTY  # where chunk bytes may lie: before, after or around the index
+    if shard_nbytes is not None and layout.index_location == "start":
+        first, last = layout.index_nbytes, shard_nbytes
+    elif shard_nbytes is not None:
+        last = shard_nbytes - layout.index_nbytes
     if starts and (min(starts) < first or max(ends) > last):
         raise ValueError(
             f"corrupt shard index: chunks span bytes {min(starts)}-{max(ends)}, outside the "
             f"chunk bytes {first}-{last} of the shard"
         )
     return ShardIndex(offsets, lengths)
+
+
+def index_from_shard(shard: bytes, layout: ShardLayout) -> ShardIndex:
+    """The decoded index of a whole shard's bytes (e.g. a shard read in one GET)."""
+    start, stop = layout.index_range().resolve(len(shard))
+    return decode_index(shard[start:stop], layout, len(shard))
 
 
 @dataclass(frozen=True)
@@ -432,39 +383,10 @@ class ChunkRange:
     byte_range: ByteRange
 
 
-def index_from_shard(shard: bytes, layout: ShardLayout) -> ShardIndex:
-    """The decoded index of a whole shard's bytes (e.g. a shard read in one GET).
-
-    Examples
-    --------
-    >>> layout = ShardLayout((2,), (2,), (1,), "uint8", "c", "/", index_checksum=False)
-    >>> shard = b"abc" + np.array([0, 3, EMPTY, EMPTY], "<u8").tobytes()
-    >>> index_from_shard(shard, layout).range((0,))
-    ByteRange(start=0, stop=3, suffix=None)
-    """
-    start, stop = layout.index_range().resolve(len(shard))
-    return decode_index(shard[start:stop], layout, len(shard))
-
-
 def ranges_for_chunks(
     layout: ShardLayout, chunks: Iterable[Sequence[int]], indexes: Mapping[ChunkIndex, ShardIndex]
 ) -> list[ChunkRange]:
-    """The ranged GETs that read the inner ``chunks`` (global indices), given their shards' indexes.
-
-    Empty inner chunks need no request (they read as the fill value) and are left out.
-
-    Raises
-    ------
-    ValueError
-        A chunk outside the grid, or the index of its shard is missing or of the wrong shape.
-
-    Examples
-    --------
-    >>> layout = ShardLayout((4,), (4,), (2,), "uint8", "c", "/", index_checksum=False)
-    >>> index = ShardIndex(np.array([0, EMPTY], "u8"), np.array([7, EMPTY], "u8"))
-    >>> [(r.key, r.byte_range.header()) for r in ranges_for_chunks(layout, [(0,), (1,)], {(0,): index})]
-    [('c/0', 'bytes=0-6')]
-    """
+    """The ranged GETs that read the inner ``chunks``, given their shards' indexes (empty: none)."""
     out = []
     for chunk in chunks:
         shard, local = layout.locate(chunk)
@@ -487,43 +409,19 @@ def ranges_for_chunks(
 def ranges_for_region(
     layout: ShardLayout, region: Selection, indexes: Mapping[ChunkIndex, ShardIndex]
 ) -> list[ChunkRange]:
-    """The ranged GETs that read ``region``: :func:`ranges_for_chunks` of the chunks it touches.
-
-    Examples
-    --------
-    >>> layout = ShardLayout((4,), (4,), (2,), "uint8", "c", "/", index_checksum=False)
-    >>> index = ShardIndex(np.array([0, EMPTY], "u8"), np.array([7, EMPTY], "u8"))
-    >>> [(r.key, r.byte_range.header()) for r in ranges_for_region(layout, None, {(0,): index})]
-    [('c/0', 'bytes=0-6')]
-    """
+    """The ranged GETs that read ``region``: :func:`ranges_for_chunks` of the chunks it touches."""
     return ranges_for_chunks(layout, layout.chunks_for_region(region), indexes)
 
 
 @dataclass(frozen=True)
 class ReadPlan:
-    """The requests that read a region of a sharded array (:func:`plan_reads`).
+    """The requests that read a region of a sharded array (:func:`plan_reads`)."""
 
-    Attributes
-    ----------
-    shards : tuple of ChunkIndex
-        The shards the region touches.
-    index_reads : tuple of ChunkIndex
-        Shards whose index must be read first (one suffix-range GET each; not the cached ones).
-    chunk_reads : tuple of ChunkIndex
-        Inner chunks read by range (global indices). An upper bound: an empty chunk, known from
-        the index, needs no request.
-    whole_shard_reads : tuple of ChunkIndex
-        Shards read whole in one GET, index included (every chunk of them is needed).
-    round_trips_one_by_one : int
-        Round trips when the chunks of one shard are read one after another (what zarr 3.1.6
-        does; shards in parallel): 1 per index read plus 1 per chunk, for the busiest shard.
-    """
-
-    shards: tuple[ChunkIndex, ...]
-    index_reads: tuple[ChunkIndex, ...]
-    chunk_reads: tuple[ChunkIndex, ...]
-    whole_shard_reads: tuple[ChunkIndex, ...]
-    round_trips_one_by_one: int
+    shards: tuple[ChunkIndex, ...]  # the shards the region touches
+    index_reads: tuple[ChunkIndex, ...]  # shards whose index is read first (not the cached ones)
+    chunk_reads: tuple[ChunkIndex, ...]  # inner chunks read by range (at most: empty ones are not)
+    whole_shard_reads: tuple[ChunkIndex, ...]  # shards read whole, in one GET
+    round_trips_one_by_one: int  # if a shard's chunks are read one by one (zarr 3.1.6 does)
 
     @property
     def requests(self) -> int:
@@ -545,28 +443,15 @@ def plan_reads(
 ) -> ReadPlan:
     """The requests a reader sends to read ``region``: index reads, then chunk reads.
 
-    Parameters
-    ----------
-    layout : ShardLayout
-        The array's layout.
-    region : selection, optional
-        Ints and step-1 slices in array coordinates; ``None`` for the whole array.
-    cached_shards : collection of ChunkIndex
-        Shards whose index the reader already holds (no index read for them).
-    whole_shards : bool
-        Read a shard all of whose inner chunks are needed in one GET (what zarr does) instead
-        of its index and every chunk.
+    No index read for the ``cached_shards``. With ``whole_shards``, a shard all of whose inner
+    chunks are needed is read in one GET (as zarr does), not as its index and every chunk.
 
     Examples
     --------
     >>> layout = ShardLayout((4, 64, 64), (2, 64, 64), (1, 16, 16), "uint16", "c", "/")
     >>> plan = plan_reads(layout, (slice(0, 2), 0, slice(0, 32)))
-    >>> plan.shards, plan.index_reads, len(plan.chunk_reads), plan.requests, plan.round_trips
-    (((0, 0, 0),), ((0, 0, 0),), 4, 5, 2)
-    >>> plan_reads(layout, (slice(0, 2), 0, slice(0, 32)), {(0, 0, 0)}).round_trips
-    1
-    >>> plan_reads(layout, (slice(0, 2),), whole_shards=True).whole_shard_reads
-    ((0, 0, 0),)
+    >>> plan.index_reads, len(plan.chunk_reads), plan.requests, plan.round_trips
+    (((0, 0, 0),), 4, 5, 2)
     """
     chunks = layout.chunks_for_region(region)
     shard_of = {chunk: layout.locate(chunk)[0] for chunk in chunks}
@@ -576,39 +461,22 @@ def plan_reads(
     whole = [s for s in shards if whole_shards and counts[s] == per_shard]
     partial = [s for s in shards if s not in whole]
     index_reads = [s for s in partial if s not in cached_shards]
+    # One by one: a whole shard is 1 round trip; a partial one, its index read and each chunk.
     one_by_one = max(
         [1 for _ in whole] + [counts[s] + (s in index_reads) for s in partial], default=0
     )
-    return ReadPlan(
-        tuple(shards),
-        tuple(index_reads),
-        tuple(c for c in chunks if shard_of[c] not in whole),
-        tuple(whole),
-        one_by_one,
-    )
+    chunk_reads = tuple(c for c in chunks if shard_of[c] not in whole)
+    return ReadPlan(tuple(shards), tuple(index_reads), chunk_reads, tuple(whole), one_by_one)
 
 
 @dataclass(frozen=True)
 class ShardedRead:
-    """What :func:`fetch_chunks_from_shards` fetched: inner chunks' bytes and the requests sent.
-
-    Attributes
-    ----------
-    plan : ReadPlan
-        The requests the region needed (index reads, chunk reads).
-    chunks : dict
-        ``{inner chunk index: bytes}`` for every chunk of the region, C order; ``None`` for an
-        empty chunk (no bytes in the shard: it reads as the fill value, no request was sent).
-    index_fetch : FetchResult or None
-        Round 1, the index reads (``None``: every index needed was cached).
-    chunk_fetch : FetchResult or None
-        Round 2, the ranged chunk reads and the whole-shard reads (``None``: nothing to read).
-    """
+    """What :func:`fetch_chunks_from_shards` fetched: inner chunks' bytes and the requests sent."""
 
     plan: ReadPlan
-    chunks: dict[ChunkIndex, bytes | None]
-    index_fetch: FetchResult | None
-    chunk_fetch: FetchResult | None
+    chunks: dict[ChunkIndex, bytes | None]  # every chunk of the region; None: empty, not read
+    index_fetch: FetchResult | None  # round 1: the index reads (None: all were cached)
+    chunk_fetch: FetchResult | None  # round 2: the ranged and the whole-shard reads
 
     @property
     def fetches(self) -> list[FetchResult]:
@@ -642,6 +510,14 @@ def _layout(base: str, metadata: dict[str, Any] | ShardLayout | None) -> ShardLa
     return shard_layout(read_array_metadata(base) if metadata is None else metadata)
 
 
+def _decode(url: str, raw: bytes, layout: ShardLayout, *, whole_shard: bool = False) -> ShardIndex:
+    """The index in ``raw`` (an index, or a whole shard); a bad one is reported with its URL."""
+    try:
+        return index_from_shard(raw, layout) if whole_shard else decode_index(raw, layout)
+    except ValueError as err:
+        raise ValueError(f"{url}: {err}") from None
+
+
 def _read_indexes(
     base: str,
     shards: Sequence[ChunkIndex],
@@ -649,15 +525,11 @@ def _read_indexes(
     concurrency: int,
     retry: RetryPolicy | None,
 ) -> tuple[dict[ChunkIndex, ShardIndex], FetchResult]:
+    """The decoded indexes of ``shards`` (one suffix-range GET each, in parallel) and the fetch."""
     urls = [f"{base}/{layout.shard_key(shard)}" for shard in shards]
     result = fetch_async(urls, concurrency, retry, ranges=[layout.index_range()] * len(urls))
-    indexes = {}
-    for shard, url, raw in zip(shards, urls, result.data, strict=True):
-        try:
-            indexes[shard] = decode_index(raw, layout)
-        except ValueError as err:
-            raise ValueError(f"{url}: {err}") from None
-    return indexes, result
+    found = zip(shards, urls, result.data, strict=True)
+    return {shard: _decode(url, raw, layout) for shard, url, raw in found}, result
 
 
 def read_shard_indexes(
@@ -668,39 +540,10 @@ def read_shard_indexes(
     *,
     retry: RetryPolicy | None = None,
 ) -> dict[ChunkIndex, ShardIndex]:
-    """The decoded indexes of ``shards``: one suffix-range GET each, all in parallel.
-
-    Parameters
-    ----------
-    array_url : str
-        http(s) URL of the array.
-    shards : iterable of shard indices
-        E.g. ``layout.shards_for_region(region)``.
-    metadata : dict or ShardLayout, optional
-        The array's ``zarr.json`` or layout; downloaded if not given.
-    concurrency : int
-        Requests in flight at most (default :data:`CONCURRENCY`).
-    retry : RetryPolicy, optional
-        Attempts and waits per request.
-
-    Raises
-    ------
-    ValueError
-        Not a sharded array, a shard outside the grid, or an index that fails its checks
-        (the message names the URL).
-    FetchError
-        A shard could not be read (a missing shard is a 404).
-
-    Examples
-    --------
-    >>> read_shard_indexes(level_url, [(0, 0, 0)])[(0, 0, 0)].nchunks_stored  # doctest: +SKIP
-    32
-    """
+    """The decoded indexes of ``shards``: one suffix-range GET each, all in parallel."""
     base = array_url.rstrip("/")
     layout = _layout(base, metadata)
-    wanted = [tuple(int(i) for i in shard) for shard in shards]
-    for shard in wanted:
-        layout.shard_key(shard)  # checks it is in the grid
+    wanted = [tuple(int(i) for i in shard) for shard in shards]  # their keys check the grid
     return _read_indexes(base, wanted, layout, concurrency, retry)[0] if wanted else {}
 
 
@@ -713,10 +556,11 @@ def read_shard_index(
 ) -> ShardIndex:
     """The decoded index of one shard (one GET of its last, or first, bytes).
 
+    ``ValueError`` names the URL of an index that fails its checks; a missing shard is a 404.
+
     Examples
     --------
-    >>> index = read_shard_index(level_url, (0, 0, 0))  # doctest: +SKIP
-    >>> index.range((0, 0, 1))  # doctest: +SKIP
+    >>> read_shard_index(level_url, (0, 0, 0)).range((0, 0, 1))  # doctest: +SKIP
     ByteRange(start=1303, stop=2578, suffix=None)
     """
     found = read_shard_indexes(array_url, [shard_index], metadata, 1, retry=retry)
@@ -735,41 +579,10 @@ def fetch_chunks_from_shards(
 ) -> ShardedRead:
     """The raw bytes of the inner chunks ``region`` touches: index reads, then ranged reads.
 
-    Round 1 reads the index of every shard touched (unless cached); round 2 reads every
-    non-empty inner chunk needed by range, and every shard all of whose chunks are needed in
-    one GET (its index comes with it). Each round is one :func:`~helpers.fetch.fetch_async`.
-
-    Parameters
-    ----------
-    array_url : str
-        http(s) URL of the array.
-    region : selection, optional
-        Ints and step-1 slices in array coordinates; ``None`` for the whole array.
-    metadata : dict or ShardLayout, optional
-        The array's ``zarr.json`` or layout; downloaded if not given.
-    concurrency : int
-        Requests in flight at most in each round (default
-        :data:`CONCURRENCY`).
-    indexes : dict, optional
-        A cache of decoded indexes, ``{shard index: ShardIndex}``: shards found there are not
-        read again, and the indexes read are added to it.
-    whole_shards : bool
-        GET a shard whole when every chunk of it is needed (one request instead of one per
-        chunk, as zarr does); ``False``: always by range.
-    retry : RetryPolicy, optional
-        Attempts and waits per request.
-
-    Returns
-    -------
-    ShardedRead
-        The chunks' bytes (``None`` for empty chunks), the plan and both rounds' results.
-
-    Raises
-    ------
-    ValueError
-        Not a sharded array, a bad region, or a shard index that fails its checks.
-    FetchError
-        A request failed after its retries (e.g. a missing shard: 404).
+    Round 1 reads the indexes that are not in the cache ``indexes`` (``{shard index: ShardIndex}``;
+    the indexes read are added). Round 2 reads each non-empty chunk needed by range and, with
+    ``whole_shards``, each shard all of whose chunks are needed in one GET, as zarr does. Each round
+    is one :func:`~helpers.fetch.fetch_async`, at most ``concurrency`` requests in flight.
 
     Examples
     --------
@@ -789,14 +602,15 @@ def fetch_chunks_from_shards(
         cache.update(found)
     chunks: dict[ChunkIndex, bytes | None] = dict.fromkeys(layout.chunks_for_region(region))
     reads = ranges_for_chunks(layout, plan.chunk_reads, cache)
-    urls = [f"{base}/{read.key}" for read in reads]
-    urls += [f"{base}/{layout.shard_key(shard)}" for shard in plan.whole_shard_reads]
-    if urls:
-        ranges = [read.byte_range for read in reads] + [None] * len(plan.whole_shard_reads)
+    whole = [f"{base}/{layout.shard_key(shard)}" for shard in plan.whole_shard_reads]
+    if reads or whole:
+        urls = [f"{base}/{read.key}" for read in reads] + whole
+        ranges = [read.byte_range for read in reads] + [None] * len(whole)
         chunk_fetch = fetch_async(urls, concurrency, retry, ranges=ranges)
         chunks.update(zip((read.chunk for read in reads), chunk_fetch.data, strict=False))
-        for shard, raw in zip(plan.whole_shard_reads, chunk_fetch.data[len(reads) :], strict=True):
-            cache[shard] = index = _checked(f"{base}/{layout.shard_key(shard)}", raw, layout)
+        shards = zip(plan.whole_shard_reads, whole, chunk_fetch.data[len(reads) :], strict=True)
+        for shard, url, raw in shards:  # a whole shard: its index, then each chunk's bytes
+            cache[shard] = index = _decode(url, raw, layout, whole_shard=True)
             for local in np.ndindex(*layout.chunks_per_shard):
                 part = index.range(local)
                 chunk = layout.chunk_at(shard, local)
@@ -804,38 +618,11 @@ def fetch_chunks_from_shards(
     return ShardedRead(plan, chunks, index_fetch, chunk_fetch)
 
 
-def _checked(url: str, shard: bytes, layout: ShardLayout) -> ShardIndex:
-    try:
-        return index_from_shard(shard, layout)
-    except ValueError as err:
-        raise ValueError(f"{url}: {err}") from None
-
-
-def _metadata_dict(metadata: Any) -> dict[str, Any]:
-    if isinstance(metadata, dict):
-        return metadata
-    if hasattr(metadata, "metadata") and hasattr(metadata.metadata, "to_dict"):
-        return dict(metadata.metadata.to_dict())  # an opened zarr.Array
-    raise ValueError(
-        f"decoding needs the array's zarr.json (a dict) or a zarr.Array, got {type(metadata).__name__}"
-    )
-
-
 def decode_chunk(raw: bytes | None, metadata: dict[str, Any] | Any) -> np.ndarray:
     """The pixels of one inner chunk of a sharded array, from its bytes (zarr's own codecs).
 
-    Parameters
-    ----------
-    raw : bytes or None
-        The chunk's bytes (one range of its shard); ``None`` for an empty chunk.
-    metadata : dict or zarr.Array
-        The array's ``zarr.json`` document, or the opened array.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shaped like an inner chunk (an edge chunk is padded, as stored); the fill value for
-        ``None``.
+    ``raw``: one range of a shard (``None``: empty, the fill value). ``metadata`` may be a
+    ``zarr.Array``. An edge chunk comes padded to the inner chunk shape, as stored.
 
     Examples
     --------
@@ -860,9 +647,8 @@ def read_sharded_region(
 ) -> np.ndarray:
     """The pixels of ``region`` of a sharded array, read by byte ranges (two round trips at most).
 
-    Arguments as :func:`fetch_chunks_from_shards`, except ``metadata`` (the ``zarr.json`` dict or
-    a ``zarr.Array``, needed to decode). An integer in ``region`` keeps its axis (length 1): the
-    result has one axis per array axis.
+    Arguments as :func:`fetch_chunks_from_shards` (``metadata`` may be a ``zarr.Array``, not a
+    :class:`ShardLayout`: decoding needs it). An integer in ``region`` keeps its axis (length 1).
 
     Examples
     --------
@@ -876,13 +662,7 @@ def read_sharded_region(
     layout = shard_layout(meta)
     full = normalize_region(region, layout.shape)
     read = fetch_chunks_from_shards(
-        base,
-        full,
-        layout,
-        concurrency,
-        indexes=indexes,
-        whole_shards=whole_shards,
-        retry=retry,
+        base, full, layout, concurrency, indexes=indexes, whole_shards=whole_shards, retry=retry
     )
     pixels = decode_inner_chunks(meta, list(read.chunks.values()))
     out = np.empty(region_shape(full), dtype=pixels[0].dtype)

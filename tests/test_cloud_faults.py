@@ -260,7 +260,7 @@ def test_control_path_lists_adds_and_removes_faults(cloud: Cloud) -> None:
 def cli(*args: str, endpoint: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COURSE_ENDPOINT": endpoint} if endpoint else None
     return subprocess.run(
-        [sys.executable, "-m", "helpers.cloud", *args],
+        [sys.executable, "-m", "course_tools", "cloud", *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

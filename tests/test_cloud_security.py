@@ -317,7 +317,7 @@ def test_serving_beyond_loopback_needs_the_flag_and_warns(tmp_path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         out = subprocess.run(
-            [sys.executable, "-m", "helpers.cloud", "serve", "--host", "0.0.0.0"]
+            [sys.executable, "-m", "course_tools", "cloud", "serve", "--host", "0.0.0.0"]
             + ["--port", str(port), "--data", str(tmp_path), "--no-state-file"],
             capture_output=True,
             text=True,

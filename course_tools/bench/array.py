@@ -115,7 +115,7 @@ def bench_target(
     Parameters
     ----------
     endpoint : str or None, optional
-        A running course cloud (``python -m helpers.cloud serve``); ``None`` starts a private one
+        A running course cloud (``python -m course_tools cloud serve``); ``None`` starts a private one
         (100 ms latency unless ``latency_ms`` says otherwise).
     n_chunks : int, optional
         Number of 512 KiB chunks.

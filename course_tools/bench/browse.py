@@ -11,8 +11,6 @@ the milliseconds (the fetch alone and the whole update in the
 - a revisited view costs 0 requests,
 - every view completes in at most ``2 x latency + BROWSE_SLACK_S`` (:mod:`course_tools.bench.targets`).
 
-``python -m helpers.browse --bench`` is the same command.
-
 Examples
 --------
 >>> from course_tools.bench.browse import measure_browse

@@ -7,7 +7,7 @@ The check writes a tiny object and 64 objects of ~1 MB to a bucket, then times
 - 64 concurrent GETs of the big objects: they should finish within
   :data:`~course_tools.bench.targets.CLOUD_BIG_GET_ROUNDS` latencies.
 
-Run it with ``python -m course_tools bench cloud`` (or ``python -m helpers.cloud check``): without
+Run it with ``python -m course_tools bench cloud`` (or ``python -m course_tools bench cloud``): without
 ``--endpoint`` a fresh cloud with empty buckets is started (in about a second).
 
 Examples
@@ -215,7 +215,7 @@ def measure_cloud(endpoint: str, bucket: str, latency_ms: float, repeats: int = 
 
 
 def format_check(check: CloudCheck) -> str:
-    """The check as the table ``python -m helpers.cloud check`` prints.
+    """The check as the table ``python -m course_tools bench cloud`` prints.
 
     Parameters
     ----------

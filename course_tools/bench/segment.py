@@ -2,11 +2,9 @@
 
 On a private local cloud (given latency and bandwidth cap) and a fresh local ``dask.distributed``
 cluster, :func:`benchmark` times the segmentation pipeline (read, segment, write labels), measures
-the request-, bandwidth- and compute-bound limits (:class:`helpers.segment.Limits`), checks that the
+the request-, bandwidth- and compute-bound limits (:class:`course_tools.limits.Limits`), checks that the
 labels read back equal the in-memory result, and returns a :class:`SegmentBenchResult`. The target:
 a run takes at most :data:`course_tools.bench.targets.SEGMENT_RATIO` times its largest limit.
-
-Also reachable as ``python -m helpers.segment --bench``.
 
 Examples
 --------

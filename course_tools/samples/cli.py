@@ -1,7 +1,7 @@
 """Command line of the sample data: ``python -m course_tools samples build|info|manifest``.
 
-``python -m helpers.data build|info`` (the old name) runs the same :func:`main`. A user error (an
-``--out`` that is a file, a folder that cannot be written) is one ``error:`` line and exit code 2.
+A user error (an ``--out`` that is a file, a folder that cannot be written) is one ``error:`` line
+and exit code 2.
 """
 
 from __future__ import annotations
