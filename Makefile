@@ -61,7 +61,7 @@ data: setup
 	$(PY) -m course_tools samples build
 
 cloud: data
-	$(PY) -m helpers.cloud serve
+	$(PY) -m course_tools cloud serve
 
 # JupyterLab reads jupyter-config/ too (no news pop-up, no news or update checks on the internet, idle
 # kernels culled); its log goes to $(DATA_DIR)/lab.log so that the URL to open is the last line printed.
@@ -70,7 +70,7 @@ cloud: data
 lab: data
 	@mkdir -p $(DATA_DIR); rm -f $(DATA_DIR)/cloud.log $(DATA_DIR)/lab.log; \
 	. binder/start; export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
-	$(PY) -m helpers.cloud serve > $(DATA_DIR)/cloud.log 2>&1 & cloud=$$!; \
+	$(PY) -m course_tools cloud serve > $(DATA_DIR)/cloud.log 2>&1 & cloud=$$!; \
 	trap 'kill $$lab $$cloud 2>/dev/null; wait $$lab $$cloud 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 1 600); do grep -q READY $(DATA_DIR)/cloud.log && break; \
 	  kill -0 $$cloud 2>/dev/null || break; sleep 0.1; done; \

@@ -39,8 +39,8 @@ from napari_headless import prime_opengl, virtual_display
 from nuclei_skimage import busiest_plane, label_nuclei, scaled_min_size
 
 from course_tools.cli import count_arg, run_cli
-from helpers.catalog import dataset_url
-from helpers.config import PROBE_TIMEOUT_S, VIEW_CONCURRENCY
+from helpers.browse import VIEW_CONCURRENCY
+from helpers.catalog import PROBE_TIMEOUT_S, dataset_url
 from helpers.model import check_count
 from helpers.segment import DEFAULT_MIN_SIZE, threshold_function
 from helpers.storage import check_reachable

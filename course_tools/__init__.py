@@ -7,4 +7,9 @@ Learners read ``helpers/``; this package holds the tools around it, held to prod
 - :mod:`course_tools.binder` -- the whole course run and measured inside it
 """
 
-__all__: list[str] = []
+from pathlib import Path
+
+__all__ = ["REPO_ROOT"]
+
+REPO_ROOT: Path = Path(__file__).resolve().parent.parent
+"""The folder that holds ``helpers/``, ``course_tools/`` and ``notebooks/``."""

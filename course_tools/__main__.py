@@ -11,6 +11,10 @@ import sys
 from course_tools.cli import run_cli
 
 COMMANDS = {
+    "cloud": (
+        "course_tools.cloud.cli",
+        "the local cloud: serve it, its status, its network, faults",
+    ),
     "samples": ("course_tools.samples.cli", "build, check or list the synthetic sample data"),
     "bench": ("course_tools.bench.cli", "the speed figures and their targets"),
     "faults": ("course_tools.faults.cli", "every fault of the local cloud against every read path"),

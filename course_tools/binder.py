@@ -38,7 +38,8 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-from helpers.paths import REPO_ROOT, data_dir
+from course_tools import REPO_ROOT
+from helpers.cloud import data_dir
 
 from .sandbox import Sandbox, SandboxUnavailable
 

@@ -1,4 +1,4 @@
-"""What every ``python -m helpers...`` command does with bad input: one line, exit code 2.
+"""What every ``python -m course_tools ...`` command does with bad input: one line, exit code 2.
 
 A command's *user error* (a bad number, an unknown dataset name, a missing file, a host that does
 not answer, a store that is not OME-Zarr) prints ``error: <one line>`` to stderr and exits with 2,
@@ -33,8 +33,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO, TypeVar
 
-from helpers.config import MAX_CONCURRENCY
-from helpers.model import check_count, check_non_negative
+from helpers.model import MAX_CONCURRENCY, check_count, check_non_negative
 
 __all__ = [
     "USER_ERRORS",
@@ -162,7 +161,7 @@ def count_arg(minimum: int = 1, maximum: int | None = None) -> Callable[[str], i
 positive_arg = count_arg(1)
 """An argparse ``type``: a whole number >= 1 (repeats, chunks, threads...)."""
 concurrency_arg = count_arg(1, MAX_CONCURRENCY)
-"""An argparse ``type``: requests in flight, 1 to :data:`~helpers.config.MAX_CONCURRENCY`."""
+"""An argparse ``type``: requests in flight, 1 to :data:`~course_tools.config.MAX_CONCURRENCY`."""
 
 
 def non_negative_arg(text: str) -> float:

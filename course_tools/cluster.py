@@ -3,13 +3,14 @@
 The limits (request-, bandwidth- and compute-bound) are explained in :mod:`course_tools.limits`.
 Requests in flight on a cluster = sum over workers of ``threads x min(chunks per task,
 async.concurrency)`` (each task reads several chunks at once through zarr), capped by each worker's
-connection pool (:data:`helpers.config.MAX_CONNECTIONS`).
+connection pool (:data:`course_tools.config.MAX_CONNECTIONS`).
 
 Not a limit, but printed next to them: the CPU seconds a run used (:func:`cpu_seconds`).
 :func:`start_or_connect` starts a local cluster (worker processes on 127.0.0.1, told where the local
-cloud is) or connects to the scheduler named by ``$DASK_SCHEDULER_ADDRESS``. :func:`run_pipeline`
-times one segmentation run, :func:`compute_limit` the in-memory version, :func:`limits_of` gathers
-the limits. The benchmark that does it all is ``python -m helpers.segment --bench``.
+cloud is) or connects to the scheduler named by ``$DASK_SCHEDULER_ADDRESS``. :func:`segment_to_zarr`
+is the whole pipeline as one dask graph, :func:`run_pipeline` times one run of it,
+:func:`compute_limit` the in-memory version, :func:`limits_of` gathers the limits. The benchmark
+that does it all is ``python -m course_tools bench segment``.
 """
 
 from __future__ import annotations
@@ -20,17 +21,24 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import zarr
 
+from course_tools.config import CLUSTER_CONNECT_TIMEOUT_S, MAX_WORKERS
 from course_tools.limits import Limits, Run
 from helpers.cloud import ENDPOINT_ENV
-from helpers.config import CLUSTER_CONNECT_TIMEOUT_S, MAX_CONNECTIONS, MAX_WORKERS
 from helpers.image import OmeImage
 from helpers.model import check_concurrency, check_count
-from helpers.segment.pipeline import DEFAULT_MIN_SIZE, PLANES_PER_TASK, segment_to_zarr
+from helpers.segment import (
+    DEFAULT_MIN_SIZE,
+    PLANES_PER_TASK,
+    channel_volume,
+    segment,
+    write_labels,
+)
+from helpers.storage import MAX_CONNECTIONS
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
@@ -48,6 +56,7 @@ __all__ = [
     "requests_in_flight",
     "run_pipeline",
     "scratch_url",
+    "segment_to_zarr",
     "shutdown",
     "start_or_connect",
 ]
@@ -166,6 +175,43 @@ def cluster_client(
         shutdown(client, cluster)
 
 
+def segment_to_zarr(
+    image: OmeImage,
+    url: str,
+    threshold: float,
+    channel: int | str = "DAPI",
+    level: int = 0,
+    min_size: int = DEFAULT_MIN_SIZE,
+    planes_per_task: int = PLANES_PER_TASK,
+    endpoint: str | None = None,
+    provenance: dict[str, Any] | None = None,
+    compute: bool = True,
+) -> Any:
+    """Read, segment and write in one dask graph, on the current dask scheduler.
+
+    :func:`~helpers.segment.channel_volume` -> :func:`~helpers.segment.segment` ->
+    :func:`~helpers.segment.write_labels` (which see for ``url``, ``endpoint`` and ``compute``);
+    threshold, channel and min_size are stored with ``provenance`` under the ``"course"`` attribute.
+
+    Examples
+    --------
+    >>> segment_to_zarr(image, "/tmp/nuclei_labels.zarr", 900.0)  # doctest: +SKIP
+    '/tmp/nuclei_labels.zarr'
+    """
+    volume = channel_volume(image, channel, level, planes_per_task)
+    labels = segment(volume, threshold, min_size)
+    facts = {"threshold": float(threshold), "channel": str(channel), "min_size": min_size}
+    return write_labels(
+        labels,
+        url,
+        image,
+        level,
+        endpoint,
+        provenance={**facts, **(provenance or {})},
+        compute=compute,
+    )
+
+
 def _worker_concurrency() -> int:
     return int(zarr.config.get("async.concurrency"))
 
@@ -174,7 +220,7 @@ def requests_in_flight(client: Client, planes_per_task: int = PLANES_PER_TASK) -
     """Chunk requests the cluster behind ``client`` can have in flight at once.
 
     Per worker: threads x min(chunks per task, that worker's zarr ``async.concurrency``), capped
-    by the worker's connection pool (:data:`helpers.config.MAX_CONNECTIONS`); summed over workers.
+    by the worker's connection pool (:data:`course_tools.config.MAX_CONNECTIONS`); summed over workers.
 
     Parameters
     ----------
@@ -211,7 +257,7 @@ def run_pipeline(
     min_size: int = DEFAULT_MIN_SIZE,
     planes_per_task: int = PLANES_PER_TASK,
 ) -> Run:
-    """Time :func:`~helpers.segment.segment_to_zarr` on ``client``'s cluster.
+    """Time :func:`segment_to_zarr` on ``client``'s cluster.
 
     Graph, metadata and chunk writes are included; the labels go to ``url`` at ``endpoint``.
     With ``cloud``, also count the requests and bytes the cloud served meanwhile (differences of its
@@ -228,7 +274,7 @@ def run_pipeline(
     cloud : Cloud, optional
         The local cloud serving the image, to count requests, bytes and CPU.
     channel, min_size, planes_per_task : optional
-        As for :func:`~helpers.segment.segment_to_zarr`.
+        As for :func:`segment_to_zarr`.
 
     Returns
     -------

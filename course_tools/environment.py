@@ -45,7 +45,7 @@ def check_environment() -> list[PackageCheck]:
 
     Examples
     --------
-    >>> from course_tools.tables import format_table
+    >>> from course_tools.text import format_table
     >>> rows = check_environment()
     >>> print(format_table(rows))  # doctest: +SKIP
     >>> [r.package for r in rows if not r.ok]  # doctest: +SKIP

@@ -37,10 +37,10 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Rectangle
 
+from course_tools import REPO_ROOT
 from helpers.chunks import ChunkLayout, chunk_region
-from helpers.config import DEFAULT_LATENCY_MS
+from helpers.cloud import DEFAULT_LATENCY_MS
 from helpers.model import model_time_s
-from helpers.paths import REPO_ROOT
 
 __all__ = [
     "ALT_TEXT",

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from helpers.config import BYTES_PER_MBIT
-from helpers.model import model_time_s
+from helpers.model import BYTES_PER_MBIT, model_time_s
 
 __all__ = ["READ_METHODS", "WRITE_METHODS", "Limits", "Run"]
 

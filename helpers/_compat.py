@@ -80,7 +80,7 @@ def buffer_prototype() -> BufferPrototype:
 
 
 def byte_request(byte_range: Any) -> ByteRequest | None:
-    """Zarr's store request for a :class:`helpers.byteranges.ByteRange` (``None``: the whole object)."""
+    """Zarr's store request for a :class:`helpers.fetch.ByteRange` (``None``: the whole object)."""
     from zarr.abc.store import RangeByteRequest, SuffixByteRequest
 
     if byte_range is None:

@@ -1,9 +1,9 @@
 """The course's datasets: every URL lives in this module, and :func:`open_image` opens any of them.
 
-Each catalog entry names a local copy (synthetic data served by the course's local cloud, see
-``helpers.data``) and/or the real public dataset on the IDR's object store. One switch picks which is
-used: the ``source=`` argument, else the ``COURSE_SOURCE`` environment variable (``local`` or
-``remote``), else ``local``, so the course works offline by default.
+Each catalog entry names a local copy (synthetic data served by the course's local cloud) and/or
+the real public dataset on the IDR's object store. One switch picks which is used: the ``source=``
+argument, else the ``COURSE_SOURCE`` environment variable (``local`` or ``remote``), else
+``local``, so the course works offline by default.
 """
 
 from __future__ import annotations
@@ -14,10 +14,29 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from .config import ONLINE_PROBE_TIMEOUT_S, PROBE_TIMEOUT_S
-from .fetch.retry import RetryPolicy
+from .cloud import PUBLIC_BUCKET, SCRATCH_BUCKET, data_dir, ensure_cloud
+from .fetch import RetryPolicy
 from .image import NotOmeZarrError, OmeImage, read_ome_image
 from .storage import Location, check_reachable, parse_location
+
+__all__ = [
+    "CATALOG",
+    "REMOTE_BASE",
+    "REMOTE_ENDPOINT",
+    "Dataset",
+    "DatasetLocation",
+    "NotOmeZarrError",
+    "current_source",
+    "dataset_url",
+    "default_s3_endpoint",
+    "is_course_location",
+    "list_datasets",
+    "lookup",
+    "open_image",
+    "remote_available",
+    "remote_url",
+    "samples_dir",
+]
 
 # The IDR's OME-Zarr samples moved host twice (s3.embassy -> uk1s3.embassy -> livingobjects):
 # this is the one line to change when they move again.
@@ -29,22 +48,23 @@ REMOTE_BASE = f"{REMOTE_ENDPOINT}/{REMOTE_BUCKET}/{REMOTE_PREFIX}"
 SOURCE_ENV = "COURSE_SOURCE"
 Source = Literal["local", "remote"]
 SOURCES: tuple[str, ...] = ("local", "remote")
+PROBE_TIMEOUT_S = 10.0
+"""``open_image`` first opens a TCP connection to the host, for at most this long."""
+ONLINE_PROBE_TIMEOUT_S = 3.0
+"""How long :func:`remote_available` waits for the public host."""
+
+
+def samples_dir() -> Path:
+    """The folder of the sample OME-Zarr stores that the local cloud serves (``data/samples``)."""
+    return data_dir() / "samples"
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """One catalog entry.
+    """One catalog entry: its name, a line for learners, and where its copies are.
 
-    Attributes
-    ----------
-    name : str
-        The short name used in the notebooks.
-    description : str
-        One line for learners.
-    local_path : str or None
-        Key prefix of the synthetic copy in the local cloud's public bucket (None: none).
-    remote_path : str or None
-        Path below :data:`REMOTE_BASE` of the real dataset (None: none).
+    ``local_path`` is the key prefix of the synthetic copy in the local cloud's public bucket,
+    ``remote_path`` the path below :data:`REMOTE_BASE` of the real dataset (None: no such copy).
     """
 
     name: str
@@ -150,8 +170,6 @@ def dataset_url(
         raise ValueError(
             f"dataset {name!r} is remote only (too big for a local copy): use source='remote' when online"
         )
-    from .cloud import ensure_cloud
-
     cloud = ensure_cloud(verbose=False)
     url = cloud.s3_url(dataset.local_path) if protocol == "s3" else cloud.url(dataset.local_path)
     return url, cloud.endpoint
@@ -221,49 +239,30 @@ def open_image(
 ) -> OmeImage:
     """Open a catalog dataset by name, or any OME-Zarr image by URL or path, lazily.
 
-    Reads are tuned for remote stores: one GET per chunk (no HEAD first) and up to 64 connections
-    (see :mod:`helpers.storage`); zarr's own ``async.concurrency`` setting still bounds how many
-    chunks one read fetches at once. Nothing but metadata is read until you index a level.
-
-    Reliability (see :mod:`helpers.reliable`): every read is retried on transient faults (503,
-    resets, truncated bodies, timeouts) under a deadline per chunk (30 s by default), then fails
-    with one error naming the chunk key, the fault and the attempts. In strict mode a chunk that is
-    absent from the store is an error instead of a region of fill values (zeros).
+    Only the metadata is read until you index a level. Reads are tuned for remote stores (one GET
+    per chunk, up to 64 connections: :mod:`helpers.storage`), retried on transient faults under a
+    deadline per chunk (:mod:`helpers.reliable`), and, in strict mode, an absent chunk is an error
+    instead of zeros.
 
     Parameters
     ----------
     name_or_url : str or pathlib.Path
-        A catalog name (``"nuclei"``, see :data:`CATALOG`), an ``s3://BUCKET/KEY`` or
-        ``http(s)://...`` URL, or a local path to a ``.zarr`` folder.
+        A catalog name (``"nuclei"``, see :data:`CATALOG`), an ``s3://`` or ``http(s)://`` URL, or a
+        local path to a ``.zarr`` folder.
     source : {"local", "remote"}, optional
         For catalog names (default: ``$COURSE_SOURCE``, else local).
     endpoint : str, optional
-        S3 endpoint for ``s3://`` URLs. Default: the local cloud for its own buckets, the IDR's
-        endpoint for bucket ``idr``, else AWS.
+        S3 endpoint of an ``s3://`` URL (default: the local cloud for its buckets, the IDR for
+        ``idr``, else AWS).
     strict : bool, optional
-        Whether an absent chunk is an error. Default: True for the course's own images (catalog
-        names, the public course bucket, the local sample folder), whose every chunk was written;
-        False otherwise, as Zarr may leave out chunks that hold only the fill value.
+        Whether an absent chunk is an error (default: yes for the course's own images, whose every
+        chunk was written; no otherwise, as Zarr leaves out chunks of fill values).
     retry : RetryPolicy, optional
         Attempts, waits and deadline per chunk (default :data:`helpers.fetch.DEFAULT_RETRY`).
 
-    Returns
-    -------
-    OmeImage
-        The image, its levels lazy; ``with open_image(...) as image:`` closes its sessions after.
-
-    Raises
-    ------
-    KeyError
-        Unknown catalog name (the message lists the known ones).
-    ValueError
-        Malformed URL, not a string, or bad ``source``; ``NotOmeZarrError`` (a ValueError) when
-        the location holds no OME-Zarr image (the message says which metadata is missing).
-    ConnectionError
-        The endpoint does not answer within 10 s (the message suggests local mode).
-    FetchError
-        Later, when reading pixels: a chunk could not be read (after retries), or is absent in
-        strict mode (:class:`~helpers.reliable.MissingChunkError`).
+    Raises ``KeyError`` for an unknown name (listing the known ones), ``ValueError`` for a bad
+    URL or source, :class:`NotOmeZarrError` when there is no OME-Zarr image, ``ConnectionError``
+    when the endpoint does not answer within 10 s.
 
     Examples
     --------
@@ -318,30 +317,14 @@ def open_image(
 def is_course_location(location: Location) -> bool:
     """Whether ``location`` holds one of the course's own images (every chunk written).
 
-    True for the public course bucket (``s3://course-data/...`` or its http:// form on
-    127.0.0.1) and for folders below the local sample data; not for the learners' scratch bucket,
-    where label images may leave out empty chunks.
-
-    Parameters
-    ----------
-    location : Location
-        A parsed location.
-
-    Returns
-    -------
-    bool
-        True when :func:`open_image` reads it strictly by default.
+    The public course bucket (``s3://`` or ``http://127.0.0.1``) and the local sample folder are;
+    the learners' scratch bucket is not (label images leave out empty chunks).
 
     Examples
     --------
     >>> is_course_location(parse_location("s3://course-data/v0.4/x.zarr"))
     True
-    >>> is_course_location(parse_location("https://example.org/course-data/x.zarr"))
-    False
     """
-    from .cloud import PUBLIC_BUCKET
-    from .paths import samples_dir
-
     if location.scheme == "file":
         return Path(location.path).is_relative_to(samples_dir())
     if location.scheme == "s3":
@@ -360,29 +343,8 @@ def default_s3_endpoint(bucket: str) -> str | None:
     The local cloud for its buckets (started if needed), the IDR's endpoint for ``idr``, else
     ``None`` (AWS).
     """
-    from .cloud import PUBLIC_BUCKET, SCRATCH_BUCKET, ensure_cloud
-
     if bucket in (PUBLIC_BUCKET, SCRATCH_BUCKET):
         return ensure_cloud(verbose=False).endpoint
     if bucket == REMOTE_BUCKET:
         return REMOTE_ENDPOINT
     return None
-
-
-__all__ = [
-    "CATALOG",
-    "REMOTE_BASE",
-    "REMOTE_ENDPOINT",
-    "Dataset",
-    "DatasetLocation",
-    "NotOmeZarrError",
-    "current_source",
-    "dataset_url",
-    "default_s3_endpoint",
-    "is_course_location",
-    "list_datasets",
-    "lookup",
-    "open_image",
-    "remote_available",
-    "remote_url",
-]

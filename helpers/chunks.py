@@ -1,9 +1,10 @@
-"""Chunk-grid maths of a Zarr array: grids, regions, chunk keys. Pure functions, no I/O.
+"""Which chunks, which keys, which URLs: the chunk-grid maths of a Zarr array.
 
 A Zarr array is stored as many small objects: its metadata document plus one object per chunk.
 Reading a chunk remotely is therefore one GET of one URL, ``<array URL>/<chunk key>``, and reading a
-region costs one request per chunk it touches. This module answers "which chunks, which keys?"
-from shapes and metadata alone; downloading is :mod:`helpers.fetch`'s job.
+region costs one request per chunk it touches. The maths here are pure (no I/O): which chunks a
+region touches, their keys. :func:`read_array_metadata` and :func:`chunk_urls` add the one request
+they need (the metadata document).
 
 Conventions: a *region* is a tuple of ``slice`` objects, one per array axis (``start`` included,
 ``stop`` excluded, both inside the array, step 1). A *chunk index* is a tuple of integers, one per
@@ -30,11 +31,14 @@ Examples
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
+
+from .fetch import FetchError, check_url, fetch_sequential
 
 __all__ = [
     "ChunkIndex",
@@ -45,10 +49,12 @@ __all__ = [
     "chunk_keys",
     "chunk_layout",
     "chunk_region",
+    "chunk_urls",
     "chunks_for_region",
     "count_chunks",
     "intersect",
     "normalize_region",
+    "read_array_metadata",
     "region_shape",
     "relative_region",
 ]
@@ -97,13 +103,7 @@ def normalize_region(selection: Selection, shape: Sequence[int], *, strict: bool
 
     Integers become one-wide slices (negative ones count from the end), missing trailing axes are
     whole, ``None`` bounds are filled in. With ``strict``, the selection must already be one slice
-    per axis (what a viewer hands over).
-
-    Raises
-    ------
-    ValueError
-        Too many axes (or too few with ``strict``), an item that is neither int nor slice, a step
-        other than 1, an index out of range, or a slice that is empty or leaves the array.
+    per axis (what a viewer hands over). ``ValueError`` says what does not fit.
 
     Examples
     --------
@@ -147,10 +147,7 @@ def normalize_region(selection: Selection, shape: Sequence[int], *, strict: bool
 
 
 def check_region(region: Region, shape: Sequence[int]) -> Region:
-    """Return ``region`` (one slice per axis) with ``None`` bounds filled in.
-
-    The strict form of :func:`normalize_region`: ``ValueError`` if the region has the wrong number
-    of axes, a step other than 1, or is empty or leaves the array (a viewer reads rectangles).
+    """``region`` (one slice per axis) with ``None`` bounds filled in: strict :func:`normalize_region`.
 
     Examples
     --------
@@ -223,23 +220,9 @@ def relative_region(inner: Region, outer: Region) -> Region:
 class ChunkLayout:
     """Where an array's chunks live, read from its metadata (see :func:`chunk_layout`).
 
-    Attributes
-    ----------
-    shape : tuple of int
-        Array shape.
-    chunks : tuple of int
-        Chunk shape.
-    dtype : str
-        Data type as written in the metadata (e.g. ``"<u2"`` or ``"uint16"``).
-    zarr_format : int
-        2 or 3.
-    prefix : str
-        Text before the chunk indices in a key: ``"c"`` for Zarr v3's default key encoding, ``""``
-        for Zarr v2 and v3's "v2" encoding.
-    separator : str
-        Between the indices: ``"."`` or ``"/"``.
-    sharded : bool
-        True for a sharded array: the chunks here are then shards (see :mod:`helpers.shards`).
+    ``prefix`` is what comes before the indices in a key (``"c"`` for Zarr v3's default encoding,
+    ``""`` for Zarr v2), ``separator`` what comes between them (``"."`` or ``"/"``). For a sharded
+    array (``sharded``) the chunks here are the shards (see :mod:`helpers.shards`).
 
     Examples
     --------
@@ -294,21 +277,9 @@ class ChunkLayout:
 def chunk_layout(metadata: dict[str, Any] | Any) -> ChunkLayout:
     """The :class:`ChunkLayout` of an array, from its metadata document.
 
-    Parameters
-    ----------
-    metadata : dict or zarr.Array
-        The parsed ``.zarray`` (Zarr v2) or ``zarr.json`` (Zarr v3) document, or an opened
-        ``zarr.Array`` (its metadata, already in memory, is used: no request).
-
-    Returns
-    -------
-    ChunkLayout
-        For a sharded array, the layout of its shards (the objects), with ``sharded=True``.
-
-    Raises
-    ------
-    ValueError
-        Not array metadata, an irregular chunk grid or an unknown key encoding.
+    ``metadata`` is the parsed ``.zarray`` (Zarr v2) or ``zarr.json`` (Zarr v3), or an opened
+    ``zarr.Array`` (no request). ``ValueError`` for anything else, an irregular chunk grid or an
+    unknown key encoding.
 
     Examples
     --------
@@ -378,16 +349,8 @@ def _layout(
 def chunk_keys(source: dict[str, Any] | ChunkLayout | Any, region: Selection = None) -> list[str]:
     """Keys (relative to the array) of the chunks ``region`` touches; all chunks for ``None``.
 
-    For a sharded array the keys name shards; see :mod:`helpers.shards` for inner chunks and byte
-    ranges.
-
-    Parameters
-    ----------
-    source : dict, ChunkLayout or zarr.Array
-        Array metadata (a parsed ``.zarray`` / ``zarr.json``), a :class:`ChunkLayout`, or an
-        opened ``zarr.Array``.
-    region : selection, optional
-        Ints and step-1 slices in array coordinates, e.g. ``(1, slice(0, 10))``.
+    ``source`` is array metadata, a :class:`ChunkLayout` or an opened ``zarr.Array``; ``region``
+    holds ints and step-1 slices in array coordinates, e.g. ``(1, slice(0, 10))``.
 
     Examples
     --------
@@ -398,3 +361,43 @@ def chunk_keys(source: dict[str, Any] | ChunkLayout | Any, region: Selection = N
     """
     layout = source if isinstance(source, ChunkLayout) else chunk_layout(source)
     return layout.keys(region)
+
+
+# --- over HTTP ---------------------------------------------------------------------------------------
+def read_array_metadata(array_url: str) -> dict[str, Any]:
+    """Download an array's metadata: ``zarr.json`` (Zarr v3), or else ``.zarray`` (Zarr v2).
+
+    Raises ``ValueError`` when neither exists at ``array_url`` (naming both URLs), and
+    :class:`helpers.fetch.FetchError` when the server fails in another way.
+
+    Examples
+    --------
+    >>> read_array_metadata(level_url)["shape"]  # doctest: +SKIP
+    [2, 236, 275, 271]
+    """
+    base = check_url(array_url).rstrip("/")
+    for name in ("zarr.json", ".zarray"):
+        try:
+            return dict(json.loads(fetch_sequential([f"{base}/{name}"]).data[0]))
+        except FetchError as err:
+            if err.status != 404:
+                raise
+    raise ValueError(f"no Zarr array at {base}: neither {base}/zarr.json nor {base}/.zarray exists")
+
+
+def chunk_urls(
+    array_url: str, region: Selection = None, metadata: dict[str, Any] | ChunkLayout | None = None
+) -> list[str]:
+    """The URLs of the chunks ``region`` touches (all for ``None``): one GET each reads the region.
+
+    ``metadata`` is the array's, if already known; otherwise it is downloaded.
+
+    Examples
+    --------
+    >>> meta = {"zarr_format": 2, "shape": [3, 10], "chunks": [1, 10], "dtype": "<u2"}
+    >>> chunk_urls("http://127.0.0.1:9000/course-data/a.zarr/0", (slice(1, 3),), meta)
+    ['http://127.0.0.1:9000/course-data/a.zarr/0/1.0', 'http://127.0.0.1:9000/course-data/a.zarr/0/2.0']
+    """
+    base = check_url(array_url).rstrip("/")
+    source = read_array_metadata(base) if metadata is None else metadata
+    return [f"{base}/{key}" for key in chunk_keys(source, region)]

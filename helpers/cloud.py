@@ -17,16 +17,14 @@ There is one cloud per session. The first notebook that needs it starts it and r
 server (``$JPY_PARENT_PID``), not to the kernel that started it, and it ends when its owner ends,
 however that ends. ``COURSE_ENDPOINT`` names a cloud explicitly (the tests use it).
 
-From a shell: ``python -m helpers.cloud serve|status|set|faults --help``.
+From a shell: ``python -m course_tools cloud serve|status|set|faults --help``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import json
-import math
 import os
 import selectors
 import subprocess
@@ -54,7 +52,6 @@ __all__ = [
     "cloud_status",
     "data_dir",
     "ensure_cloud",
-    "fault_settings",
     "find_cloud",
     "process_alive",
     "read_announcement",
@@ -97,22 +94,10 @@ def state_file() -> Path:
 # --- what the cloud reports ------------------------------------------------------------------------
 @dataclass
 class Fault:
-    """A fault in force in the cloud, and how often it struck (see ``Cloud.add_fault``).
+    """A fault in force in the cloud (see :meth:`Cloud.add_fault`), and how often it struck.
 
-    Attributes
-    ----------
-    kind, name : str
-        What goes wrong (``slowdown``...) and the name to remove it by.
-    rate, keys, seed
-        Which GETs it hits: a probability, a glob pattern of keys, the seed of the draw.
-    params : dict
-        The kind's parameters (``retry_after_s``...) and ``limit`` (most hits, 0: no limit).
-    fired, seen : int
-        Requests it hit, and requests it could have hit.
-    active : bool
-        False once a timed ``down`` fault has ended.
-    ends_in_s : float
-        Seconds until a timed ``down`` fault ends (0: no end, or over).
+    ``fired`` counts the requests it hit, ``seen`` those it could have hit; ``active`` turns False
+    and ``ends_in_s`` reaches 0 when a timed ``down`` fault is over.
     """
 
     kind: str
@@ -140,26 +125,11 @@ class Fault:
 class CloudStatus:
     """A local cloud's settings and counters, as ``GET /_cloud/status`` reports them.
 
-    Attributes
-    ----------
-    endpoint, public_bucket, scratch_bucket : str
-        Where the cloud is and its two buckets.
-    latency_ms, jitter_ms : float
-        The latency every request waits, and its spread.
-    bandwidth_mbps : float or None
-        The shared bandwidth cap in Mbit/s (``None``: no cap).
-    requests, bytes_sent : int
-        Requests served and bytes sent since the counters were last reset.
-    requests_by_method : dict
-        Requests by HTTP method (``{"GET": 236, "PUT": 12}``).
-    max_in_flight : int
-        The most requests it handled at once.
-    range_requests, range_bytes : int
-        GETs of a byte range (``Range`` header) and the bytes they sent (counted above too).
-    refused : dict
-        Requests its door rules refused, by S3 error code (``{"AccessDenied": 2}``).
-    faults : list of Fault
-        The faults in force.
+    The latency (and its ``jitter_ms``) every request waits, the ``bandwidth_mbps`` cap (None: no
+    cap); since the counters were last reset: ``requests`` (also ``requests_by_method``),
+    ``bytes_sent``, the most requests at once, byte-range GETs (``range_requests``, counted in
+    ``requests`` too) and their bytes, requests ``refused`` by the door rules (by S3 error code);
+    and the faults in force.
     """
 
     endpoint: str
@@ -185,7 +155,7 @@ class CloudStatus:
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form (what ``python -m helpers.cloud status`` prints)."""
+        """Plain JSON-able form (what ``python -m course_tools cloud status`` prints)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["faults"] = [fault.as_dict() for fault in self.faults]
         return values
@@ -399,7 +369,7 @@ def start_cloud(
     try:
         said = read_announcement(process, "READY", START_TIMEOUT_S, "the local cloud")
     except CloudError as err:
-        where = f"see {log}" if log else "run python -m helpers.cloud serve to see why"
+        where = f"see {log}" if log else "run python -m course_tools cloud serve to see why"
         raise CloudError(f"{err}; {where}") from None
     if record_state and process.stdout is not None:
         process.stdout.close()  # it writes nothing more once ready
@@ -475,128 +445,3 @@ def read_announcement(
                 pending += block
             elif block == b"" or process.poll() is not None:
                 raise CloudError(f"{what} exited with code {process.wait()} before it was ready")
-
-
-# --- the command line ------------------------------------------------------------------------------
-def fault_settings(spec: str) -> dict[str, Any]:
-    """A fault written on a command line, ``KIND[:name=value,...]``, as keyword arguments.
-
-    The cloud checks kinds and values when the fault is added.
-
-    Examples
-    --------
-    >>> fault_settings("slowdown:rate=0.5,seed=1,keys=*/0/*")
-    {'kind': 'slowdown', 'rate': 0.5, 'seed': 1, 'keys': '*/0/*'}
-    """
-    kind, _, rest = spec.strip().partition(":")
-    settings: dict[str, Any] = {"kind": kind.strip()}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
-        key, equals, value = item.partition("=")
-        if not equals or not key.strip():
-            raise ValueError(f"fault {spec!r}: expected KIND[:name=value,...], got {item!r}")
-        settings[key.strip()] = _number_or_text(value.strip(), key.strip())
-    return settings
-
-
-def _number_or_text(text: str, key: str) -> float | int | str:
-    if key in ("name", "keys", "mode"):
-        return text
-    for kind in (int, float):
-        with contextlib.suppress(ValueError):
-            return float(text) if key == "rate" else kind(text)
-    return text
-
-
-def _non_negative(text: str) -> float:
-    """An argparse ``type``: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-class _Parser(argparse.ArgumentParser):
-    """User errors are one line, ``error: ...``, and exit code 2."""
-
-    def error(self, message: str) -> Any:
-        """Print ``error: message`` to stderr and exit with code 2."""
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m helpers.cloud", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    commands.add_parser(
-        "serve", add_help=False, help="serve the sample data on 127.0.0.1 until Ctrl-C (see --help)"
-    )
-    commands.add_parser("status", help="the running cloud's settings and counters")
-    setter = commands.add_parser("set", help="change the running cloud's network and faults")
-    for name in ("--latency-ms", "--jitter-ms"):
-        setter.add_argument(name, type=_non_negative)
-    setter.add_argument("--bandwidth-mbps", type=_non_negative, help="0 removes the cap")
-    setter.add_argument("--clear-faults", action="store_true", help="remove every fault first")
-    setter.add_argument("--remove-fault", action="append", default=[], metavar="NAME")
-    setter.add_argument(
-        "--fault", action="append", default=[], metavar="KIND[:k=v,...]", help="add a fault"
-    )
-    commands.add_parser("faults", help="the running cloud's faults and how often each fired")
-    return parser
-
-
-def _set(cloud: Cloud, args: argparse.Namespace) -> None:
-    names = ("latency_ms", "jitter_ms", "bandwidth_mbps")
-    changes = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    if changes.get("bandwidth_mbps") == 0:
-        changes["bandwidth_mbps"] = None
-    if changes:
-        cloud.set_conditions(**changes)
-    if args.clear_faults:
-        cloud.clear_faults()
-    for name in args.remove_fault:
-        cloud.remove_fault(name)
-    for spec in args.fault:
-        cloud.add_fault(**fault_settings(spec))
-    print(json.dumps(cloud.status().as_dict(), indent=2))
-
-
-def _describe(fault: Fault) -> str:
-    params = " ".join(f"{k}={v}" for k, v in fault.params.items())
-    state = "" if fault.active else "  (over)"
-    return (
-        f"{fault.name:<16} {fault.kind:<13} rate={fault.rate:g} keys={fault.keys} "
-        f"seed={fault.seed} {params}  fired {fault.fired} of {fault.seen}{state}"
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m helpers.cloud``: returns the exit code (2 and one line for bad input)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["serve"]:  # the server runs in this process's place, with its own options
-        os.execv(sys.executable, [*SERVER, *argv[1:]])
-    args = _parser().parse_args(argv)
-    try:
-        cloud = find_cloud()
-        if cloud is None:
-            print(
-                "No local cloud is running (start one: python -m helpers.cloud serve)",
-                file=sys.stderr,
-            )
-            return 1
-        if args.command == "status":
-            print(json.dumps(cloud.status().as_dict(), indent=2))
-        elif args.command == "set":
-            _set(cloud, args)
-        else:
-            faults = cloud.faults()
-            print("\n".join(_describe(f) for f in faults) if faults else "no faults")
-        return 0
-    except (CloudError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,19 +1,16 @@
-"""An opened OME-Zarr image (OME-NGFF 0.4 or 0.5): a small, lazy :class:`OmeImage`.
+"""An OME-Zarr image, opened lazily: its OME-NGFF metadata (0.4 or 0.5) and its levels.
 
-:func:`read_ome_image` opens the group at a location (through :mod:`helpers.storage`), reads its
-metadata with :mod:`helpers.ngff` (both versions) and keeps the level arrays lazy: nothing but
-metadata is downloaded until you index a level.
-
-Examples
---------
->>> from helpers import open_image
->>> image = open_image("nuclei")  # doctest: +SKIP
->>> image.axes, image.level(-1).shape  # doctest: +SKIP
-(['c', 'z', 'y', 'x'], (2, 236, 68, 67))
+:func:`read_ome_image` reads the metadata only; a level is downloaded when you index it. OME-NGFF
+0.4 (Zarr v2) keeps its metadata at the top level of ``.zattrs``, 0.5 (Zarr v3) under ``"ome"`` in
+``zarr.json``: code that reads ``attrs["multiscales"]`` breaks on 0.5 with a ``KeyError``, so
+:func:`ome_metadata` reads both (written out because lesson 01 shows both places). To *check* a
+store against the specification, use ome-zarr-models, as lessons 06 and 09 do.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,47 +18,162 @@ import zarr
 import zarr.errors
 
 from ._compat import array_store
-from .fetch.retry import RetryPolicy
-from .ngff import channel_names, check_version, label_names, ome_metadata, parse_multiscale
+from .fetch import RetryPolicy
 from .reliable import ReliableStore, is_strict
 from .storage import Location, close_store, zarr_store
-from .text import plural
 
-__all__ = ["NotOmeZarrError", "OmeImage", "image_from_group", "read_ome_image"]
+__all__ = [
+    "SUPPORTED_VERSIONS",
+    "NotOmeZarrError",
+    "OmeImage",
+    "UnsupportedVersionError",
+    "channel_names",
+    "channel_windows",
+    "check_version",
+    "default_z",
+    "image_from_group",
+    "label_names",
+    "ome_metadata",
+    "parse_multiscale",
+    "read_ome_image",
+]
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_VERSIONS = ("0.4", "0.5")
+"""The OME-NGFF versions the helpers read and write."""
+
+
+class UnsupportedVersionError(ValueError):
+    """The metadata declares an OME-NGFF version the helpers cannot read (the message names it)."""
 
 
 class NotOmeZarrError(ValueError):
     """The location holds no OME-Zarr image (the message says what is missing)."""
 
 
+def ome_metadata(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The OME part of a group's attributes (0.5: under ``"ome"``, 0.4: top level) and its version.
+
+    Examples
+    --------
+    >>> ome_metadata({"ome": {"version": "0.5", "multiscales": []}})[1]
+    '0.5'
+    >>> ome_metadata({"multiscales": [{"version": "0.4", "datasets": []}]})[1]
+    '0.4'
+    """
+    if "ome" in attributes:
+        ome = dict(attributes["ome"])
+        return ome, ome.get("version")
+    multiscales = attributes.get("multiscales") or [{}]
+    return dict(attributes), multiscales[0].get("version")
+
+
+def check_version(version: object, where: str = "this image", *, missing: str = "0.4") -> str:
+    """The declared OME-NGFF ``version`` if the helpers read it (one of :data:`SUPPORTED_VERSIONS`).
+
+    No declared version (None) gives ``missing``, with a logged warning. Any other version raises
+    :class:`UnsupportedVersionError` naming ``where``: 0.1-0.3 lack axes and pixel sizes, 0.6+ may
+    move what would then be misread.
+
+    Examples
+    --------
+    >>> check_version("0.5")
+    '0.5'
+    >>> check_version("0.9", "s3://bucket/new.zarr")
+    Traceback (most recent call last):
+    ...
+    helpers.image.UnsupportedVersionError: s3://bucket/new.zarr declares OME-NGFF version '0.9'; ...
+    """
+    if version is None:
+        logger.warning("%s declares no OME-NGFF version; reading it as %s", where, missing)
+        return missing
+    declared = str(version).strip()
+    if declared in SUPPORTED_VERSIONS:
+        return declared
+    todo = (
+        "convert it to 0.4 or newer (e.g. with ome-zarr-py or bioformats2raw)"
+        if declared in ("0.1", "0.2", "0.3")
+        else "open a 0.4 or 0.5 copy of the image, or update the course's helpers"
+    )
+    raise UnsupportedVersionError(
+        f"{where} declares OME-NGFF version {version!r}; the helpers read only "
+        f"{' and '.join(SUPPORTED_VERSIONS)}: {todo}"
+    )
+
+
+def _transforms(transforms: list[Any] | None, ndim: int) -> tuple[list[float], list[float]]:
+    """The ``scale`` and ``translation`` in a list of coordinate transformations (defaults 1, 0)."""
+    scale, translation = [1.0] * ndim, [0.0] * ndim
+    for t in transforms or []:
+        if t.get("type") == "scale":
+            scale = [float(v) for v in t["scale"]]
+        elif t.get("type") == "translation":
+            translation = [float(v) for v in t["translation"]]
+    return scale, translation
+
+
+def parse_multiscale(ome: Mapping[str, Any]) -> dict[str, Any]:
+    """The first ``multiscales`` entry of ``ome``, as :class:`OmeImage` fields (axes to name).
+
+    ``KeyError`` when there is no ``multiscales`` entry, ``ValueError`` when it names no axes.
+    """
+    entry = ome["multiscales"][0]
+    axes_meta = entry.get("axes")
+    if not axes_meta:  # guessing them (0.1-0.3 had none) could show the wrong axes
+        raise ValueError(
+            f"the multiscales entry {entry.get('name') or ''!r} names no axes (required since "
+            "OME-NGFF 0.4): cannot tell which axis is which"
+        )
+    axes = [a["name"] if isinstance(a, dict) else a for a in axes_meta]
+    units = {a["name"]: a["unit"] for a in axes_meta if isinstance(a, dict) and a.get("unit")}
+    datasets = entry["datasets"]
+    common_scale, common_shift = _transforms(entry.get("coordinateTransformations"), len(axes))
+    per_level = [_transforms(d.get("coordinateTransformations"), len(axes)) for d in datasets]
+    return {
+        "axes": axes,
+        "units": units,
+        "paths": [str(d["path"]) for d in datasets],
+        "scales": [
+            tuple(s * g for s, g in zip(scale, common_scale, strict=True)) for scale, _ in per_level
+        ],
+        "translations": [
+            tuple(t * g + o for t, g, o in zip(shift, common_scale, common_shift, strict=True))
+            for _, shift in per_level
+        ],
+        "name": entry.get("name"),
+    }
+
+
+def channel_names(ome: Mapping[str, Any]) -> list[str]:
+    """Channel labels from the ``omero`` metadata (``"channel i"`` where a label is missing)."""
+    channels = ome.get("omero", {}).get("channels", [])
+    return [c.get("label", f"channel {i}") for i, c in enumerate(channels)]
+
+
+def channel_windows(ome: Mapping[str, Any]) -> list[dict[str, float]]:
+    """Each channel's display window (``min``, ``max``, ``start``, ``end``) from ``omero``, if any."""
+    return [dict(c.get("window", {})) for c in ome.get("omero", {}).get("channels", [])]
+
+
+def default_z(ome: Mapping[str, Any]) -> int | None:
+    """The plane a viewer should show first (``omero.rdefs.defaultZ``), if the metadata says."""
+    value = ome.get("omero", {}).get("rdefs", {}).get("defaultZ")
+    return None if value is None else int(value)
+
+
+def label_names(labels_attributes: Mapping[str, Any]) -> list[str]:
+    """Names of the label images listed in a ``labels`` group's attributes (0.4 or 0.5)."""
+    ome, _ = ome_metadata(labels_attributes)
+    return [str(name) for name in ome.get("labels", [])]
+
+
 @dataclass
 class OmeImage:
-    """One multiscale OME-Zarr image, level 0 (full resolution) first.
+    """One multiscale OME-Zarr image: lazy ``levels``, level 0 (full resolution) first.
 
-    Attributes
-    ----------
-    url : str
-        Where it was opened from.
-    version : str
-        OME-NGFF version, e.g. ``"0.4"`` or ``"0.5"``.
-    axes : list of str
-        Axis names in array order, e.g. ``["c", "z", "y", "x"]``.
-    units : dict
-        Unit of each axis that has one, e.g. ``{"z": "micrometer", ...}``.
-    paths : list of str
-        The level arrays' paths inside the group.
-    levels : list of zarr.Array
-        The lazily read arrays, level 0 first.
-    scales, translations : list of tuple of float
-        Per level, the physical size of one pixel and the offset of the first pixel, per axis.
-    channel_names : list of str or None
-        Names from the ``omero`` metadata, when present.
-    labels : list of str
-        Names of the label images under ``labels/``.
-    name : str or None
-        The multiscale's name, when present.
-    group : zarr.Group
-        The opened root group.
+    ``scales`` and ``translations`` give, per level and axis, the physical size of one pixel and
+    the offset of the first pixel; ``labels`` names the label images under ``labels/``.
 
     Examples
     --------
@@ -91,7 +203,7 @@ class OmeImage:
         return tuple(self.levels[0].shape)
 
     @property
-    def dtype(self):
+    def dtype(self) -> Any:
         """Pixel data type."""
         return self.levels[0].dtype
 
@@ -141,7 +253,7 @@ class OmeImage:
             )
         return self.levels[index]
 
-    def to_dask(self, index: int = 0):
+    def to_dask(self, index: int = 0) -> Any:
         """Level ``index`` as a lazy dask array with one dask chunk per Zarr chunk."""
         import dask.array as da
 
@@ -150,9 +262,8 @@ class OmeImage:
     def open_labels(self, name: str | None = None, strict: bool = False) -> OmeImage:
         """The label image ``labels/<name>`` (the first one by default) as an :class:`OmeImage`.
 
-        Not strict by default: label images usually leave out their all-background chunks
+        Not ``strict`` by default: label images usually leave out their all-background chunks
         (zarr 3 does not write chunks that hold only the fill value), which read as 0 = background.
-        ``strict=True`` makes an absent chunk an error (for label images known to be complete).
         """
         if not self.labels:
             raise ValueError(f"{self.url} has no label images")
@@ -163,38 +274,35 @@ class OmeImage:
         node = self.group[f"labels/{name}"]
         if not isinstance(node, zarr.Group):
             raise NotOmeZarrError(f"{self.url}/labels/{name} is an array, not a label image group")
-        store = node.store
-        if isinstance(store, ReliableStore) and store.strict != strict:
-            node = zarr.open_group(store=store.with_strict(strict), path=node.path, mode="r")
+        if isinstance(node.store, ReliableStore) and node.store.strict != strict:
+            node = zarr.open_group(store=node.store.with_strict(strict), path=node.path, mode="r")
         return image_from_group(node, f"{self.url}/labels/{name}")
 
     def describe(self) -> list[dict[str, Any]]:
         """One row per level: shape, chunk shape, number of chunks, bytes (uncompressed), pixel size."""
-        rows = []
-        for i, (arr, scale) in enumerate(zip(self.levels, self.scales, strict=True)):
-            rows.append(
-                {
-                    "level": i,
-                    "path": self.paths[i],
-                    "shape": tuple(arr.shape),
-                    "chunks": tuple(arr.chunks),
-                    "n_chunks": arr.nchunks,
-                    "bytes": arr.nbytes,
-                    "scale": scale,
-                }
-            )
-        return rows
+        return [
+            {
+                "level": i,
+                "path": self.paths[i],
+                "shape": tuple(arr.shape),
+                "chunks": tuple(arr.chunks),
+                "n_chunks": arr.nchunks,
+                "bytes": arr.nbytes,
+                "scale": self.scales[i],
+            }
+            for i, arr in enumerate(self.levels)
+        ]
 
     def __str__(self) -> str:
         lines = [
             f"OME-Zarr image {self.name or ''} (OME-NGFF {self.version}) at {self.url}",
             f"  axes {self.axes}, dtype {self.dtype}, channels {self.channel_names}, labels {self.labels}",
         ]
-        for row in self.describe():
-            lines.append(
-                f"  level {row['level']}: shape {row['shape']}, chunks {row['chunks']}, "
-                f"{plural(row['n_chunks'], 'chunk')}, {row['bytes'] / 1e6:.1f} MB, pixel size {row['scale']}"
-            )
+        lines += [
+            f"  level {row['level']}: shape {row['shape']}, chunks {row['chunks']}, "
+            f"{row['n_chunks']} chunk{'s' * (row['n_chunks'] != 1)}, {row['bytes'] / 1e6:.1f} MB, pixel size {row['scale']}"
+            for row in self.describe()
+        ]
         return "\n".join(lines)
 
 
@@ -202,7 +310,6 @@ def image_from_group(group: zarr.Group, url: str) -> OmeImage:
     """Build an :class:`OmeImage` from an opened group, or raise :class:`NotOmeZarrError`."""
     attributes = group.attrs.asdict()
     ome, declared = ome_metadata(attributes)
-    # 0.4 and 0.5 only: any other declared version raises UnsupportedVersionError (a ValueError)
     version = check_version(declared, url, missing="0.5" if "ome" in attributes else "0.4")
     if "multiscales" not in ome:
         where = "under 'ome' in zarr.json" if "ome" in attributes else "at the top level of .zattrs"
@@ -211,41 +318,26 @@ def image_from_group(group: zarr.Group, url: str) -> OmeImage:
             f"{url} is a Zarr group but not an OME-Zarr image: no 'multiscales' metadata {where} "
             f"(found keys {sorted(ome)}).{hint}"
         )
-    multiscale = parse_multiscale(ome, version)
-    levels: list[zarr.Array] = []
-    for path in multiscale.paths:
-        try:
-            node = group[path]
-        except KeyError:
-            node = None
+    fields = parse_multiscale(ome)
+    levels = []
+    for path in fields["paths"]:
+        node = group.get(path)
         if not isinstance(node, zarr.Array):
             raise NotOmeZarrError(
                 f"{url}: the multiscales metadata names level {path!r}, but no such array exists"
             )
         levels.append(node)
+    labels = group.get("labels")
     return OmeImage(
         url=url,
-        version=str(multiscale.version or "unknown"),
-        axes=multiscale.axes,
-        units=multiscale.units,
-        paths=multiscale.paths,
+        version=version,
         levels=levels,
-        scales=multiscale.scales,
-        translations=multiscale.translations,
         channel_names=channel_names(ome) or None,
-        labels=_label_names(group),
-        name=multiscale.name,
+        labels=[] if labels is None else label_names(labels.attrs.asdict()),
         group=group,
         attributes=attributes,
+        **fields,
     )
-
-
-def _label_names(group: zarr.Group) -> list[str]:
-    try:
-        labels_group = group["labels"]
-    except KeyError:
-        return []
-    return label_names(labels_group.attrs.asdict())
 
 
 def read_ome_image(
@@ -255,6 +347,13 @@ def read_ome_image(
 
     Every read goes through a :class:`~helpers.reliable.ReliableStore`: retried under ``retry``
     (attempts, backoff, deadline per key) and, if ``strict``, an absent chunk is an error.
+
+    Examples
+    --------
+    >>> from helpers.storage import parse_location
+    >>> location = parse_location("s3://course-data/v0.4/idr0062A/6001240.zarr")  # doctest: +SKIP
+    >>> read_ome_image(location, strict=True).axes  # doctest: +SKIP
+    ['c', 'z', 'y', 'x']
     """
     store = ReliableStore(
         zarr_store(location, client_retries=False), retry, strict=strict, where=location.url

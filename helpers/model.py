@@ -5,12 +5,11 @@ latency. A bandwidth cap adds the time to push all bytes through the link once::
 
     ideal = ceil(N / C) x latency  (+ total_bytes / bandwidth, when capped)
 
-Lessons, benchmarks, the viewer and the cluster code all use :func:`model_time_s`; nothing else in
-the helpers re-derives it.
+Lessons, benchmarks, the viewer and the cluster code all use :func:`model_time_s`. The checks of
+counts, times and bandwidths that every helper applies to its inputs live here too.
 
 Examples
 --------
->>> from helpers.model import model_time_s
 >>> model_time_s(64, 16, 0.1)  # 64 chunks, 16 in flight, 100 ms each round
 0.4
 """
@@ -24,8 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from .config import BYTES_PER_MBIT, MAX_CONCURRENCY
-
 __all__ = [
     "check_bandwidth",
     "check_concurrency",
@@ -36,6 +33,11 @@ __all__ = [
     "plot_scaling",
 ]
 
+MAX_CONCURRENCY = 1024
+"""More requests in flight than this is a typo, not a speed-up."""
+BYTES_PER_MBIT = 125_000
+"""Bytes in one megabit (10**6 bits / 8): bandwidths are given in Mbit/s, like network links."""
+
 
 # --- checking the model's inputs (also used by the viewer, the pipeline and every CLI) -----------
 def _named(name: str) -> str:
@@ -43,31 +45,13 @@ def _named(name: str) -> str:
 
 
 def check_count(value: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
-    """``value`` as an ``int`` if it is a whole number in ``[minimum, maximum]``.
+    """``value`` as an ``int`` if it is a whole number in ``[minimum, maximum]`` (no upper bound: None).
 
-    Parameters
-    ----------
-    value : object
-        What the caller passed (``bool``, ``float`` and ``str`` are refused, NumPy integers pass).
-    name : str
-        The argument's name, for the message (``""``: the message starts with "must be").
-    minimum, maximum : int, optional
-        The allowed range (no upper bound when ``maximum`` is ``None``).
-
-    Returns
-    -------
-    int
-        The value.
-
-    Raises
-    ------
-    ValueError
-        Not an integer, or out of range; the message names the argument, the range and the value.
+    ``bool``, ``float`` and ``str`` are refused (NumPy integers pass); the ``ValueError`` names the
+    argument (``name``; ``""``: none), the range and the value.
 
     Examples
     --------
-    >>> check_count(4, "threads")
-    4
     >>> check_count("8", "threads")
     Traceback (most recent call last):
     ...
@@ -85,13 +69,10 @@ def check_count(value: Any, name: str, minimum: int = 1, maximum: int | None = N
 def check_concurrency(value: Any, name: str = "concurrency") -> int:
     """``value`` if it is a sensible number of requests in flight: an integer from 1 to 1024.
 
-    More than :data:`~helpers.config.MAX_CONCURRENCY` is refused as a typo (no store or laptop
-    gains from it); 0 or a negative number would never start a request.
+    0 would never start a request; more than :data:`MAX_CONCURRENCY` is a typo.
 
     Examples
     --------
-    >>> check_concurrency(16)
-    16
     >>> check_concurrency(0)
     Traceback (most recent call last):
     ...
@@ -105,8 +86,6 @@ def check_non_negative(value: Any, name: str) -> float:
 
     Examples
     --------
-    >>> check_non_negative(0.1, "latency_s")
-    0.1
     >>> check_non_negative(-5, "latency_ms")
     Traceback (most recent call last):
     ...
@@ -127,8 +106,6 @@ def check_bandwidth(value: Any, name: str = "bandwidth_mbps") -> float | None:
 
     Examples
     --------
-    >>> check_bandwidth(None) is None
-    True
     >>> check_bandwidth(-1)
     Traceback (most recent call last):
     ...
@@ -155,29 +132,9 @@ def model_time_s(
 ) -> float:
     """Ideal seconds to fetch ``n_requests`` objects with ``concurrency`` in flight.
 
-    Parameters
-    ----------
-    n_requests : int
-        Objects to fetch (one request each), at least 1.
-    concurrency : int
-        Requests in flight at once, at least 1.
-    latency_s : float
-        Seconds one request waits for its answer (one round).
-    total_bytes : int, optional
-        Bytes of all objects together (only used with a bandwidth cap).
-    bandwidth_mbps : float or None, optional
-        Bandwidth cap of the link in Mbit/s; ``None`` for no cap.
-
-    Returns
-    -------
-    float
-        ``ceil(n_requests / concurrency) * latency_s`` (+ the transfer time when capped).
-
-    Raises
-    ------
-    ValueError
-        A count that is not a whole number >= 1, a negative or non-finite latency or size, or a
-        bandwidth that is not > 0.
+    ``ceil(n_requests / concurrency) * latency_s``, plus ``total_bytes`` through a link of
+    ``bandwidth_mbps`` (Mbit/s; None: no cap). Counts must be whole numbers >= 1, times and sizes
+    finite and >= 0 (``ValueError`` otherwise).
 
     Examples
     --------
@@ -230,24 +187,10 @@ def plot_scaling(
 ) -> Any:
     """Two panels: time vs concurrency with the model over it, and speedup vs concurrency.
 
-    Parameters
-    ----------
-    times : mapping
-        ``{label: {concurrency: seconds}}``, e.g. ``{"fetch_async": {1: 6.5, 16: 0.44}}``.
-    n_chunks, latency_s, total_bytes, bandwidth_mbps
-        The model's inputs (see :func:`model_time_s`).
-    axes : pair of matplotlib axes, optional
-        Where to draw (a new figure when ``None``).
-    title : str, optional
-        Title above both panels.
-    baseline_s : float, optional
-        Speedup is ``baseline_s`` (e.g. a sequential run) divided by each time; without it, each
-        label's own time at concurrency 1 (labels without one are left out of the speedup panel).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure holding both panels.
+    ``times`` is ``{label: {concurrency: seconds}}``; the model's inputs are those of
+    :func:`model_time_s`. Speedups are ``baseline_s`` (e.g. a sequential run) divided by each time,
+    or each label's own time at concurrency 1. Draws on ``axes`` (a pair) or a new figure, which
+    it returns.
 
     Examples
     --------

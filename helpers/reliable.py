@@ -2,30 +2,25 @@
 
 :class:`ReliableStore` wraps the zarr store that :func:`helpers.open_image` builds (s3fs, fsspec
 HTTP or the local disk). Every key it reads goes through the same retry loop as the fetch helpers
-(:class:`helpers.fetch.retry.Attempts`): transient faults (503 SlowDown, reset connections,
-truncated bodies, timeouts) are retried with jittered exponential backoff, honouring
-``Retry-After``, until the policy's attempts or its deadline (30 s per key by default) run out;
-then one :class:`~helpers.fetch.FetchError` names the key, the fault and the attempts. Permanent
-faults (403...) fail at once. Data read after a recovery is byte-identical: a retry re-reads the
-whole key.
+(:class:`helpers.fetch.Attempts`): transient faults (503 SlowDown, reset connections, truncated
+bodies, timeouts) are retried with jittered exponential backoff, honouring ``Retry-After``, until the
+policy's attempts or its deadline (30 s per key by default) run out; then one
+:class:`~helpers.fetch.FetchError` names the key, the fault and the attempts. Permanent faults
+(403...) fail at once. Data read after a recovery is byte-identical: a retry re-reads the whole key.
 
-The fill-value trap: Zarr reads a chunk that does not exist as the array's fill value (zeros),
-with no error. That is how Zarr is meant to work -- zarr 3 does not write chunks that hold only the
-fill value, e.g. most chunks of a label image -- but for an image where every chunk was written (the
+The fill-value trap: Zarr reads a chunk that does not exist as the array's fill value (zeros), with
+no error. That is how Zarr is meant to work -- zarr 3 does not write chunks that hold only the fill
+value, e.g. most chunks of a label image -- but for an image where every chunk was written (the
 course's samples are), a missing chunk is a broken upload, not an empty region. Two tools:
 
 - strict mode (``strict=True``): a missing chunk key raises :class:`MissingChunkError` naming it.
-  :func:`helpers.open_image` reads the course's own images strictly (catalog datasets, the public
-  course bucket, the local sample folder); label images (:meth:`OmeImage.open_labels`) are not
-  strict by default, as they legitimately omit their empty chunks;
-- :func:`helpers.completeness.missing_chunks` lists the chunks of a level (or region) that the
-  store does not hold, for images opened either way: "absent" is then for you to judge (empty on
-  purpose, or lost?).
+  :func:`helpers.open_image` reads the course's own images strictly; label images
+  (:meth:`OmeImage.open_labels`) are not strict by default, as they legitimately omit empty chunks;
+- :func:`missing_chunks` lists the chunks of a level (or region) that the store does not hold, for
+  images opened either way: "absent" is then for you to judge (empty on purpose, or lost?).
 
 Examples
 --------
->>> from helpers import open_image
->>> from helpers.completeness import missing_chunks
 >>> image = open_image("nuclei")  # doctest: +SKIP
 >>> image.strict, missing_chunks(image, level=2)  # doctest: +SKIP
 (True, [])
@@ -42,6 +37,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import botocore.exceptions
+from zarr.abc.store import RangeByteRequest
 
 from ._compat import (
     Buffer,
@@ -49,9 +45,13 @@ from ._compat import (
     ByteRequest,
     Store,
     WrapperStore,
+    array_store,
+    buffer_prototype,
+    run_sync,
     single_try_filesystem,
 )
-from .fetch.retry import (
+from .chunks import chunk_keys
+from .fetch import (
     DEFAULT_RETRY,
     Attempts,
     FetchError,
@@ -67,7 +67,9 @@ __all__ = [
     "ReliableStore",
     "classify_fault",
     "is_strict",
+    "missing_chunks",
 ]
+
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,15 +91,7 @@ _RETRIED = (
 
 
 class MissingChunkError(FetchError):
-    """A chunk that must exist is absent from the store (strict mode): it is not read as zeros.
-
-    Parameters
-    ----------
-    key : str
-        The chunk's store key.
-    where : str
-        The store's URL.
-    """
+    """A chunk that must exist is absent from ``where`` (strict mode): it is not read as zeros."""
 
     def __init__(self, key: str, where: str) -> None:
         super().__init__(f"chunk {key!r} of {where}", "missing", 1, 404, verb="reading")
@@ -107,7 +101,7 @@ class MissingChunkError(FetchError):
             f"chunk {key!r} of {where} is missing (no such object; 1 attempt: an absent object is "
             "not retried): this image is read strictly "
             "(every chunk must exist), so this is an error, not a region of fill values; list the "
-            "absent chunks with helpers.completeness.missing_chunks(image), or pass strict=False "
+            "absent chunks with helpers.reliable.missing_chunks(image), or pass strict=False "
             "if empty chunks were left out on purpose",
         )
 
@@ -137,26 +131,16 @@ def _http_fault(error: BaseException) -> tuple[int, str, float | None] | None:
 def classify_fault(
     error: BaseException, policy: RetryPolicy = DEFAULT_RETRY
 ) -> RetryableError | PermanentError | None:
-    """Sort an exception raised by a store read into retryable, permanent or "not a fault".
+    """Sort an exception raised by a store read into retryable, permanent or "not a fault" (None).
 
-    Parameters
-    ----------
-    error : BaseException
-        What the store (s3fs, fsspec HTTP, the local disk) raised.
-    policy : RetryPolicy
-        Gives the HTTP statuses worth retrying.
-
-    Returns
-    -------
-    RetryableError or PermanentError or None
-        ``None`` for errors that are no network or storage fault (a bug: re-raise it as it is).
+    HTTP answers (aiohttp, botocore) are sorted by status with ``policy.retry_statuses``; timeouts
+    and connection trouble are retryable; a missing file or a refusal is permanent; anything else
+    (a bug) is not a fault, to be raised as it is.
 
     Examples
     --------
     >>> classify_fault(TimeoutError()).reason
     'TimeoutError: no answer in time'
-    >>> classify_fault(PermissionError("Access Denied")).reason
-    'PermissionError: Access Denied (not retried)'
     >>> classify_fault(ValueError("bad selection")) is None
     True
     """
@@ -182,25 +166,16 @@ def _is_chunk(key: str) -> bool:
 class ReliableStore(WrapperStore[Store]):
     """A read-through zarr store wrapper: retries, a deadline per key, and optionally strict.
 
-    Parameters
-    ----------
-    store : zarr Store
-        The store to read from (its own client should not retry: see
-        :func:`helpers.storage.zarr_store` with ``client_retries=False``).
-    retry : RetryPolicy, optional
-        Attempts, waits and deadline per key (default :data:`~helpers.fetch.DEFAULT_RETRY`).
-    strict : bool
-        A chunk key that is absent raises :class:`MissingChunkError` instead of reading as the
-        fill value (metadata documents may still be absent: readers probe for them).
-    where : str, optional
-        The store's URL, named in errors.
+    ``store``'s own client should not retry (see :func:`helpers.storage.zarr_store` with
+    ``client_retries=False``); ``retry`` sets attempts, waits and the deadline per key; with
+    ``strict``, an absent chunk key raises :class:`MissingChunkError` instead of reading as the fill
+    value (metadata documents may be absent: readers probe for them); ``where`` names the store.
 
     Examples
     --------
     >>> import zarr
     >>> store = ReliableStore(zarr.storage.MemoryStore(), strict=True, where="memory")
-    >>> array = zarr.create_array(store, shape=(4,), chunks=(2,), dtype="u1")
-    >>> array[:]
+    >>> zarr.create_array(store, shape=(4,), chunks=(2,), dtype="u1")[:]
     Traceback (most recent call last):
     ...
     helpers.reliable.MissingChunkError: chunk 'c/0' of memory is missing (no such object; 1 attempt: ...): ...
@@ -228,18 +203,7 @@ class ReliableStore(WrapperStore[Store]):
         return type(self)(store, self.retry, self.strict, self.where)
 
     def with_strict(self, strict: bool) -> ReliableStore:
-        """The same store, read strictly or not.
-
-        Parameters
-        ----------
-        strict : bool
-            Whether an absent chunk key is an error.
-
-        Returns
-        -------
-        ReliableStore
-            A new wrapper around the same inner store.
-        """
+        """The same store, read strictly (absent chunks are errors) or not."""
         return type(self)(self._store, self.retry, strict, self.where)
 
     def __repr__(self) -> str:
@@ -256,24 +220,10 @@ class ReliableStore(WrapperStore[Store]):
         return str(getattr(self._store, "path", getattr(self._store, "root", "")))
 
     async def retrying(self, key: str, call: Callable[[], Awaitable[T]]) -> T:
-        """Run ``call()`` (one store operation on ``key``) under the retry loop.
+        """Run ``call()`` (one store operation on ``key``, made afresh per attempt) under the retry loop.
 
-        Parameters
-        ----------
-        key : str
-            The key read (named in the error).
-        call : callable
-            Makes a fresh awaitable for each attempt.
-
-        Returns
-        -------
-        object
-            What ``call()`` returned.
-
-        Raises
-        ------
-        FetchError
-            The faults persisted, were permanent, or the deadline passed.
+        Raises :class:`~helpers.fetch.FetchError` when the faults persist, are permanent, or the
+        deadline passes; errors that are no fault (bugs) are raised as they are.
         """
         what = f"chunk {key!r} of {self.where}" if _is_chunk(key) else f"{key!r} of {self.where}"
         attempts = Attempts(what, self.retry, verb="reading")
@@ -295,29 +245,7 @@ class ReliableStore(WrapperStore[Store]):
     async def get(
         self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
     ) -> Buffer | None:
-        """Read ``key`` (retried); ``None`` if absent, unless it is a chunk and the store is strict.
-
-        Parameters
-        ----------
-        key : str
-            The store key.
-        prototype : BufferPrototype
-            Zarr's buffer type.
-        byte_range : ByteRequest, optional
-            Part of the value to read.
-
-        Returns
-        -------
-        Buffer or None
-            The value, ``None`` when the key is absent (not strict, or metadata).
-
-        Raises
-        ------
-        MissingChunkError
-            Strict mode and the chunk key is absent.
-        FetchError
-            Reading failed (after retries).
-        """
+        """Read ``key`` (retried); ``None`` if absent, :class:`MissingChunkError` for a chunk in strict mode."""
         value = await self.retrying(key, lambda: self._store.get(key, prototype, byte_range))
         if value is None and self.strict and _is_chunk(key):
             raise MissingChunkError(key, self.where)
@@ -335,16 +263,64 @@ class ReliableStore(WrapperStore[Store]):
 
 
 def is_strict(store: Store) -> bool:
-    """Whether ``store`` is a strict :class:`ReliableStore` (absent chunks are errors).
-
-    Parameters
-    ----------
-    store : zarr Store
-        Any store.
-
-    Returns
-    -------
-    bool
-        True for a strict :class:`ReliableStore`.
-    """
+    """Whether ``store`` is a strict :class:`ReliableStore` (absent chunks are errors)."""
     return isinstance(store, ReliableStore) and store.strict
+
+
+_EXISTS_CONCURRENCY = 32
+"""Keys :func:`missing_chunks` checks at once over HTTP."""
+
+
+async def _listing(store: Store, prefix: str) -> set[str]:
+    return {key async for key in store.list_prefix(prefix)}
+
+
+def _lists_objects(store: Store) -> bool:
+    """False for HTTP stores: a web server has no listing of its objects to trust."""
+    inner = store._store if isinstance(store, ReliableStore) else store  # noqa: SLF001
+    protocol = getattr(getattr(inner, "fs", None), "protocol", ())
+    protocols = {protocol} if isinstance(protocol, str) else set(protocol)
+    return not protocols & {"http", "https"}
+
+
+def missing_chunks(image_or_array: Any, level: int = 0, region: Any = None) -> list[str]:
+    """The chunk keys a level (or region) needs that its store does not hold.
+
+    Zarr reads an absent chunk as the fill value: right when it was left out because it held only
+    that value (zarr 3's default, e.g. in label images), wrong when it was lost (a broken upload).
+    This lists them, for you to judge (for the course's images the answer must be ``[]``). Over
+    s3:// and local paths it compares the keys with one listing of the level's prefix; over
+    http(s):// (no listing) it reads the first byte of each key. For a sharded array the keys are
+    its shards'. ``image_or_array`` is an opened image (``level`` picks the array) or one array;
+    ``region`` holds ints and slices in array coordinates (default: all).
+
+    Examples
+    --------
+    >>> missing_chunks(open_image("nuclei"), level=0, region=(1, slice(100, 110)))  # doctest: +SKIP
+    []
+    """
+    array = image_or_array.level(level) if hasattr(image_or_array, "level") else image_or_array
+    keys = chunk_keys(array, region)
+    store = array_store(array)
+    prefix = f"{array.path}/" if array.path else ""
+    retrying = store if isinstance(store, ReliableStore) else ReliableStore(store)
+    if _lists_objects(store):
+        present = run_sync(retrying.retrying(prefix, lambda: _listing(store, prefix)))
+        return [key for key in keys if f"{prefix}{key}" not in present]
+
+    inner = store._store if isinstance(store, ReliableStore) else store  # noqa: SLF001
+    prototype = buffer_prototype()
+
+    async def check_all() -> list[bool]:
+        bound = asyncio.Semaphore(_EXISTS_CONCURRENCY)
+
+        async def exists(key: str) -> bool:
+            async with bound:  # a 1-byte GET: 404 is "absent", a 503 is retried, not "absent"
+                first = RangeByteRequest(0, 1)
+                read = await retrying.retrying(key, lambda: inner.get(key, prototype, first))
+                return read is not None
+
+        return list(await asyncio.gather(*(exists(f"{prefix}{key}") for key in keys)))
+
+    found = run_sync(check_all())
+    return [key for key, there in zip(keys, found, strict=True) if not there]

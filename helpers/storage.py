@@ -31,7 +31,7 @@ import zarr
 from zarr.abc.store import Store
 
 from ._compat import cached_async_filesystems, close_filesystem_sessions
-from .config import CONNECT_TIMEOUT_S, MAX_CONNECTIONS, READ_TIMEOUT_S
+from .fetch import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 
 __all__ = [
     "Location",
@@ -45,6 +45,9 @@ __all__ = [
     "track_filesystem",
     "zarr_store",
 ]
+
+MAX_CONNECTIONS = 64
+"""Connections one s3fs filesystem keeps open (botocore's own default is 10: it caps parallelism)."""
 
 SCHEMES = ("s3", "http", "https", "file", "")
 _ASYNC_FILESYSTEMS: dict[int, fsspec.AbstractFileSystem] = {}  # closed at exit

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from course_tools import REPO_ROOT
 from course_tools.binder import SessionReport, format_report
-from helpers.paths import REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 REPORT = ARTIFACTS / "binder-session.json"

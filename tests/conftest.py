@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from binder_session import BackgroundSession
 
+from course_tools import REPO_ROOT
 from course_tools.samples import build_samples
 from helpers.catalog import remote_available
 from helpers.cloud import Cloud, start_cloud
-from helpers.paths import REPO_ROOT
 
 
 @pytest.fixture(scope="session")

@@ -31,8 +31,8 @@ from browser_support import (
     run_all_cells,
 )
 
+from course_tools import REPO_ROOT
 from helpers.cloud import ensure_cloud
-from helpers.paths import REPO_ROOT
 
 FIGURE_CELLS_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .map((c, i) => [i, !!c.node.querySelector('.jp-OutputArea-output img')])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.paths import REPO_ROOT
+from course_tools import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "helpers"
 MODULES = sorted(PACKAGE.rglob("*.py"))
@@ -129,7 +129,9 @@ def test_module_documents_and_declares_its_api(path: Path) -> None:
             for node in tree.body
             if (
                 isinstance(node, ast.Assign)
-                and any(getattr(t, "id", None) == "__all__" for t in node.targets)
+                and any(
+                    getattr(n, "id", None) == "__all__" for t in node.targets for n in ast.walk(t)
+                )
             )
             or (isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "__all__")
         ]

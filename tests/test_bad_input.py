@@ -23,27 +23,31 @@ import numpy as np
 import pytest
 import zarr
 
+from course_tools import REPO_ROOT
 from course_tools.bench import browse as bench_browse
 from course_tools.bench import cli as bench_cli
 from course_tools.bench import cloud as bench_cloud
 from course_tools.bench import segment as bench_segment
 from course_tools.cli import error_message, is_user_error, run_cli
 from course_tools.cluster import SCHEDULER_ENV, start_or_connect
-from helpers import NotOmeZarrError, ViewReader, chunk_keys, chunk_urls, model_time_s, open_image
-from helpers.browse import View
-from helpers.config import MAX_CONCURRENCY
-from helpers.image import OmeImage
-from helpers.model import check_bandwidth, check_concurrency, check_non_negative
-from helpers.ngff import (
+from course_tools.ngff import image_attributes, multiscale_metadata, omero_metadata, pyramid_scales
+from helpers.browse import View, ViewReader
+from helpers.catalog import open_image
+from helpers.chunks import chunk_keys, chunk_urls
+from helpers.image import (
     SUPPORTED_VERSIONS,
+    NotOmeZarrError,
+    OmeImage,
     UnsupportedVersionError,
     check_version,
-    image_attributes,
-    multiscale_metadata,
-    omero_metadata,
-    pyramid_scales,
 )
-from helpers.paths import REPO_ROOT
+from helpers.model import (
+    MAX_CONCURRENCY,
+    check_bandwidth,
+    check_concurrency,
+    check_non_negative,
+    model_time_s,
+)
 from helpers.segment import channel_selection
 
 SHAPE = (2, 4, 32, 32)  # c, z, y, x
@@ -393,7 +397,7 @@ def test_an_unsupported_ngff_version_is_refused_by_name(stores) -> None:
 
 
 def test_a_missing_ngff_version_reads_as_its_layout_with_a_warning(stores, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="helpers.ngff"):
+    with caplog.at_level(logging.WARNING, logger="course_tools.ngff"):
         image = open_image(stores["none"])
     assert image.version == "0.4" and image.level(1).shape == (2, 4, 16, 16)
     assert "declares no OME-NGFF version; reading it as 0.4" in caplog.text

@@ -95,7 +95,7 @@ def test_benchmark_runs_every_strategy_and_respects_physics(small_run) -> None:
     assert any("chunks" in line for line in lines) and len(lines) > len(records)
     for r in records:
         assert r.role in ("sequential", "helper", "peer")
-        assert r.bytes == reference.stats.bytes == 6 * CHUNK_BYTES
+        assert r.bytes == reference.nbytes == 6 * CHUNK_BYTES
         assert r.ideal_s == pytest.approx(model_time_s(6, r.concurrency, 0.020))
         assert len(r.times_s) >= 2 and r.median_s == pytest.approx(float(np.median(r.times_s)))
         # nothing beats the latency model (two HEAD+GET round trips make default s3fs slower still)

@@ -32,8 +32,8 @@ from browser_support import (
     run_all_cells,
 )
 
-from helpers.browse import chunks_for_region
-from helpers.paths import REPO_ROOT
+from course_tools import REPO_ROOT
+from helpers.chunks import chunks_for_region
 
 NOTEBOOK = "04_multiscale_browsing.ipynb"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -152,7 +152,7 @@ def test_multiscale_browsing_notebook_in_chromium(cloud, tmp_path: Path) -> None
     chromium = chromium_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
-    from helpers import open_image
+    from helpers.catalog import open_image
     from helpers.cloud import PUBLIC_BUCKET
 
     tissue = open_image(f"s3://{PUBLIC_BUCKET}/synthetic/tissue.zarr", endpoint=cloud.endpoint)

@@ -9,7 +9,7 @@ import pytest
 import zarr
 
 import helpers.catalog as catalog
-from helpers import open_image
+from helpers.catalog import open_image
 from helpers.cloud import Cloud
 from helpers.image import NotOmeZarrError
 
@@ -132,7 +132,7 @@ def test_a_non_string_is_refused_in_one_line(bad) -> None:
 
 
 def test_course_images_are_strict_and_complete_labels_are_not_strict(cloud: Cloud, samples) -> None:
-    from helpers.completeness import missing_chunks
+    from helpers.reliable import missing_chunks
 
     nuclei = open_image("nuclei")
     key = catalog.lookup("nuclei_v05").local_path
@@ -201,7 +201,7 @@ def test_remote_only_dataset_is_explained_in_local_mode() -> None:
 
 
 def test_public_urls_live_only_in_the_catalog() -> None:
-    from helpers.paths import REPO_ROOT
+    from course_tools import REPO_ROOT
 
     host = catalog.REMOTE_ENDPOINT.split("//")[1]
     for path in [

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import zarr
 
-from helpers.chunks import ChunkLayout, chunk_keys, chunk_layout
+from helpers.chunks import ChunkLayout, chunk_keys, chunk_layout, chunk_urls, read_array_metadata
 from helpers.cloud import Cloud
-from helpers.fetch import chunk_urls, fetch_async, read_array_metadata
+from helpers.fetch import fetch_async
 
 ENCODINGS = [
     (2, {"name": "v2", "separator": "."}),
@@ -171,7 +171,7 @@ def test_bad_regions_are_refused(region, message) -> None:
 
 
 def test_metadata_and_urls_over_http_match_zarr(cloud: Cloud) -> None:
-    from helpers import open_image
+    from helpers.catalog import open_image
 
     for name in ("nuclei", "nuclei_v05"):
         image = open_image(name)

@@ -14,9 +14,9 @@ import psutil
 import pytest
 import s3fs
 
+from course_tools import REPO_ROOT
 from course_tools.cloud.conditions import NetworkConditions
 from helpers.cloud import Cloud, cloud_status
-from helpers.paths import REPO_ROOT
 
 
 def timed_get(url: str) -> tuple[float, bytes]:
@@ -128,7 +128,8 @@ def test_serve_cli_prints_endpoint_first_and_stops_cleanly(tmp_path) -> None:
         [
             sys.executable,
             "-m",
-            "helpers.cloud",
+            "course_tools",
+            "cloud",
             "serve",
             "--data",
             str(tmp_path),
@@ -161,7 +162,7 @@ def test_serve_cli_prints_endpoint_first_and_stops_cleanly(tmp_path) -> None:
 def test_cli_help_works() -> None:
     for command in ([], ["serve"], ["set"]):
         out = subprocess.run(
-            [sys.executable, "-m", "helpers.cloud", *command, "--help"],
+            [sys.executable, "-m", "course_tools", "cloud", *command, "--help"],
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,
@@ -198,7 +199,7 @@ def test_ensure_cloud_starts_one_shared_cloud_and_then_reuses_it(
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "helpers.cloud", *args],
+        [sys.executable, "-m", "course_tools", "cloud", *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -207,14 +208,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI run in this process (fast): its exit code and output, as if run as a command.
+    """The CLI run in this process (fast): its exit code and output, as if run as a command."""
+    from course_tools.cloud.cli import main
 
-    ``serve`` runs the server's own command line (``python -m helpers.cloud serve`` becomes it).
-    """
-    from course_tools.cloud.__main__ import main as serve
-    from helpers.cloud import main as learner
-
-    main = (lambda argv: serve(argv[1:])) if args[:1] == ("serve",) else learner
     try:
         code = main(list(args))
     except SystemExit as exit:

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from course_tools import REPO_ROOT
 from course_tools.cloud.faults import KINDS as FAULT_KINDS
 from course_tools.cloud.faults import FaultSet, make_fault, parse_fault_spec
 from helpers.cloud import Cloud, start_cloud
-from helpers.paths import REPO_ROOT
 
 BODY = os.urandom(100_000)
 KEY = "img.zarr/0/0/0"
@@ -260,7 +260,7 @@ def test_control_path_lists_adds_and_removes_faults(cloud: Cloud) -> None:
 def cli(*args: str, endpoint: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COURSE_ENDPOINT": endpoint} if endpoint else None
     return subprocess.run(
-        [sys.executable, "-m", "helpers.cloud", *args],
+        [sys.executable, "-m", "course_tools", "cloud", *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

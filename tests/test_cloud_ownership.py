@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from helpers.paths import REPO_ROOT
+from course_tools import REPO_ROOT
 
 GONE_WITHIN_S = 5.0
 """A cloud whose owner died must be gone this soon (it checks twice a second; the CPU is busy)."""

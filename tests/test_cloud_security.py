@@ -19,9 +19,9 @@ import psutil
 import pytest
 import s3fs
 
-from helpers import open_image
+from course_tools import REPO_ROOT
+from helpers.catalog import open_image
 from helpers.cloud import Cloud
-from helpers.paths import REPO_ROOT
 
 IMAGE = "v0.4/idr0062A/6001240.zarr"
 EXISTING = f"{IMAGE}/.zattrs"
@@ -317,7 +317,7 @@ def test_serving_beyond_loopback_needs_the_flag_and_warns(tmp_path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         out = subprocess.run(
-            [sys.executable, "-m", "helpers.cloud", "serve", "--host", "0.0.0.0"]
+            [sys.executable, "-m", "course_tools", "cloud", "serve", "--host", "0.0.0.0"]
             + ["--port", str(port), "--data", str(tmp_path), "--no-state-file"],
             capture_output=True,
             text=True,

@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 import zarr
 
+from course_tools import REPO_ROOT
 from course_tools import cluster as dd
 from course_tools.bench import segment as bench_segment
-from helpers import open_image
 from helpers import segment as seg
-from helpers.paths import REPO_ROOT
+from helpers.catalog import open_image
 
 DASK = Path(sys.executable).with_name("dask")
 NUCLEI_KEY = "v0.4/idr0062A/6001240.zarr"

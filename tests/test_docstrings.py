@@ -10,7 +10,7 @@ import importlib
 
 import pytest
 
-from helpers.paths import REPO_ROOT
+from course_tools import REPO_ROOT
 
 MODULES = sorted(
     ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")

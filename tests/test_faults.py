@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from course_tools import REPO_ROOT
 from course_tools.cloud.faults import KINDS as FAULT_KINDS
 from course_tools.faults import (
     PATH_NAMES,
@@ -24,7 +25,6 @@ from course_tools.faults.cli import main
 from course_tools.faults.suite import classify_error
 from course_tools.faults.watchdog import watched
 from helpers.fetch import FetchError
-from helpers.paths import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

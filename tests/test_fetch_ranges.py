@@ -20,24 +20,29 @@ from zarr.abc.store import RangeByteRequest, SuffixByteRequest
 from zarr.codecs import BytesCodec, ShardingCodec, ZstdCodec
 from zarr.storage import MemoryStore, WrapperStore
 
-from helpers.byteranges import ByteRange
-from helpers.chunks import normalize_region
+from helpers.chunks import chunk_urls, normalize_region
 from helpers.cloud import Cloud, start_cloud
 from helpers.fetch import (
     NO_RETRY,
+    ByteRange,
     FetchError,
     RetryPolicy,
-    chunk_urls,
-    decode_chunk,
     fetch_async,
-    fetch_chunks_from_shards,
     fetch_sequential,
     fetch_threads,
+)
+from helpers.shards import (
+    ShardLayout,
+    decode_chunk,
+    decode_index,
+    fetch_chunks_from_shards,
+    plan_reads,
+    ranges_for_region,
     read_shard_index,
     read_shard_indexes,
     read_sharded_region,
+    shard_layout,
 )
-from helpers.shards import ShardLayout, decode_index, plan_reads, ranges_for_region, shard_layout
 
 FETCHERS = {
     "sequential": lambda urls, c=1, **kw: fetch_sequential(urls, **kw),
@@ -209,7 +214,7 @@ def test_fetchers_get_exactly_the_requested_bytes(sharded_cloud, name) -> None:
     assert result.data == [raw[:10], raw[-516:], raw, raw[100:201]]
     assert [t.byte_range for t in result.timings] == ranges
     assert [t.nbytes for t in result.timings] == [10, 516, len(raw), 101]
-    assert result.stats.bytes == 10 + 516 + len(raw) + 101 and result.stats.requests == 4
+    assert result.nbytes == 10 + 516 + len(raw) + 101 and result.requests == 4
 
 
 @pytest.mark.parametrize("name", list(FETCHERS))
@@ -354,7 +359,7 @@ def test_a_server_ignoring_range_is_sliced(plain, name, caplog) -> None:
     server, _ = plain
     url = server.url("x/s")
     ranges = [ByteRange.span(5, 50), ByteRange.suffix_of(7), None]
-    with caplog.at_level(logging.INFO, logger="helpers.fetch.ranged"):
+    with caplog.at_level(logging.INFO, logger="helpers.fetch"):
         result = FETCHERS[name]([url] * 3, 2, ranges=ranges)
     assert result.data == [BODY[5:50], BODY[-7:], BODY]
     assert len(re.findall("ignored Range", caplog.text)) == 2

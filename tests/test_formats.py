@@ -19,6 +19,7 @@ import pytest
 import tifffile
 import zarr
 
+from course_tools import REPO_ROOT
 from course_tools.bench import formats as bench_formats
 from course_tools.bench.targets import FORMATS_MODEL_TOLERANCE
 from course_tools.formats import (
@@ -48,7 +49,6 @@ from course_tools.formats import (
 from course_tools.formats.bigtiff import HEADER_BYTES, write_tiled_bigtiff
 from course_tools.formats.build import STAMP_NAME
 from course_tools.formats.imaris import imaris_path, write_imaris
-from helpers.paths import REPO_ROOT
 
 TRUTH = synthetic_image(SMALL)
 TILES = [Tile(0, 0, 0), Tile(1, 1, 2), Tile(1, 0, 1)]

@@ -21,7 +21,7 @@ import yaml
 from packaging.markers import Marker, default_environment
 from packaging.requirements import Requirement
 
-from helpers.paths import REPO_ROOT
+from course_tools import REPO_ROOT
 
 LOCK = REPO_ROOT / "requirements" / "lock.txt"
 TOOLS = REPO_ROOT / "requirements" / "tools.in"

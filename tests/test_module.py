@@ -31,18 +31,19 @@ import yaml
 import zarr
 from zarr.storage import MemoryStore, WrapperStore
 
+import helpers.cloud as cloud_settings
+from course_tools import REPO_ROOT
 from course_tools.cli import run_cli
 from course_tools.figure import ALT_TEXT, FIGURE_NAME, LEGEND, save_figure
 from course_tools.quiz import QUESTIONS, by_id, check, grade_answer, quiz, to_markdown
 from course_tools.quiz import questions as q
 from course_tools.quiz.cli import main as quiz_main
 from course_tools.quiz.items import FillIn, MultipleChoice, letters
-from helpers import config
+from helpers import fetch
 from helpers.catalog import CATALOG, REMOTE_ENDPOINT, remote_url
 from helpers.chunks import chunks_for_region, count_chunks
 from helpers.cloud import PUBLIC_BUCKET, Cloud
 from helpers.model import ideal_speedup, model_time_s
-from helpers.paths import REPO_ROOT
 
 COURSE = REPO_ROOT / "course"
 MODULE = COURSE / "module.md"
@@ -184,7 +185,7 @@ def test_motivation_numbers_follow_the_latency_model() -> None:
     )
     assert found, "motivation: the 'waits ... seconds' sentence changed; update this test"
     n, one, c, many = (int(g) for g in found.groups())
-    latency = config.DEFAULT_LATENCY_MS / 1000
+    latency = cloud_settings.DEFAULT_LATENCY_MS / 1000
     assert one == round(model_time_s(n, 1, latency)) and many == round(model_time_s(n, c, latency))
 
 
@@ -254,7 +255,7 @@ def test_fiji_urls_all_come_from_the_catalog() -> None:
 
 def get_status(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=config.CLOUD_CONTROL_TIMEOUT_S) as answer:
+        with urllib.request.urlopen(url, timeout=cloud_settings.CONTROL_TIMEOUT_S) as answer:
             return answer.status
     except urllib.error.HTTPError as err:
         return err.code
@@ -282,9 +283,9 @@ def test_fiji_menu_paths_are_the_known_ones() -> None:
 
 
 def test_fiji_cost_table_follows_the_samples(samples: Path) -> None:
-    from helpers import open_image
+    from helpers.catalog import open_image
 
-    latency = config.DEFAULT_LATENCY_MS / 1000
+    latency = cloud_settings.DEFAULT_LATENCY_MS / 1000
     rows = {"nuclei": (0, 1, 2), "nuclei_v05": (0, 2), "tissue": (0, 2, 3, 5)}
     for name, levels in rows.items():
         with open_image(samples / CATALOG[name].local_path) as image:
@@ -361,12 +362,12 @@ def test_chunk_and_pyramid_answers_follow_the_sample_data(samples: Path) -> None
 
 
 def test_latency_and_parallelism_answers_follow_the_model() -> None:
-    latency = config.DEFAULT_LATENCY_MS / 1000
+    latency = cloud_settings.DEFAULT_LATENCY_MS / 1000
     assert answers("sequential-time") == [
         pytest.approx(model_time_s(n, c, latency)) for n, c in ((472, 1), (472, 16))
     ]
     assert answers("speedup") == [4, ideal_speedup(64, 16)]
-    assert answers("deadline") == [config.TOTAL_DEADLINE_S]
+    assert answers("deadline") == [fetch.DEADLINE_S]
     assert answers("shard-objects") == [math.ceil(1937 / 10), 1937 * 8 * 8]
 
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from helpers import open_image
-from helpers.paths import REPO_ROOT
+from course_tools import REPO_ROOT
+from helpers.catalog import open_image
 from helpers.segment import channel_volume, compute_threshold, segment, segment_in_memory
 
 ACTIVITIES = REPO_ROOT / "activities"

@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 from browser_support import CHROMIUM_ARGS, chromium_or_skip
 
+from course_tools import REPO_ROOT
 from helpers.cloud import Cloud, CloudStatus
-from helpers.paths import REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 WEBGL_ARGS = [
@@ -86,7 +86,7 @@ def test_neuroglancer_reads_local_cloud_images_offline(cloud: Cloud) -> None:
     chromium = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
-    from helpers import open_image
+    from helpers.catalog import open_image
 
     started = time.monotonic()
     ARTIFACTS.mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from binder_session import BackgroundSession
 
-from helpers.paths import REPO_ROOT
+from course_tools import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 

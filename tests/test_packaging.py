@@ -10,7 +10,7 @@ import tomllib
 
 import yaml
 
-from helpers.paths import REPO_ROOT
+from course_tools import REPO_ROOT
 
 PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*==\s*([^\s;]+)\s*(?:;\s*\S.*)?$")
 

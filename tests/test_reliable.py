@@ -13,13 +13,11 @@ import pytest
 import zarr
 from fault_server import PERMANENT, TRANSIENT, FaultServer, running, write_image
 
-from helpers import open_image
 from helpers._compat import array_store
-from helpers.catalog import is_course_location
+from helpers.catalog import is_course_location, open_image
 from helpers.cloud import start_cloud
-from helpers.completeness import missing_chunks
 from helpers.fetch import FetchError, PermanentError, RetryableError, RetryPolicy
-from helpers.reliable import MissingChunkError, ReliableStore, classify_fault
+from helpers.reliable import MissingChunkError, ReliableStore, classify_fault, missing_chunks
 from helpers.storage import parse_location
 
 CHUNK = "0/c/1/2/1/0"  # channel 1, z 2, the lower-left 32 x 32 chunk

@@ -20,10 +20,9 @@ from scipy import ndimage
 from skimage.filters import threshold_otsu
 
 import course_tools.samples as hs
+from course_tools import REPO_ROOT, ngff
 from course_tools.samples import build
 from course_tools.samples import manifest as manifest_module
-from helpers import ngff
-from helpers.paths import REPO_ROOT
 
 NUCLEI_SHAPES = [(2, 236, 275, 271), (2, 236, 137, 135), (2, 236, 68, 67)]
 TISSUE_CHUNKS_PER_LEVEL = [768, 192, 48, 12, 3, 3]

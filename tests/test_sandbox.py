@@ -19,9 +19,9 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
+from course_tools import REPO_ROOT
 from course_tools.sandbox import Sandbox, SandboxUnavailable
 from helpers.cloud import cloud_status
-from helpers.paths import REPO_ROOT
 
 LIMIT = 700 * 10**6
 

@@ -9,10 +9,11 @@ import pytest
 import zarr
 from scipy import ndimage as ndi
 
-from helpers import open_image
+from course_tools.cluster import segment_to_zarr
+from helpers import segment as pipeline
 from helpers import segment as seg
 from helpers._compat import buffer_prototype, run_sync
-from helpers.segment import pipeline
+from helpers.catalog import open_image
 
 NUCLEI_KEY = "v0.4/idr0062A/6001240.zarr"
 
@@ -258,7 +259,7 @@ def test_segment_to_local_folder_matches_in_memory(local_nuclei, tmp_path) -> No
     threshold = seg.compute_threshold(local_nuclei, "DAPI", level=-1)
     out = str(tmp_path / "labels.zarr")
     with dask.config.set(scheduler="threads"):
-        seg.segment_to_zarr(local_nuclei, out, threshold)
+        segment_to_zarr(local_nuclei, out, threshold)
     pixels = np.asarray(local_nuclei.level(0)[seg.channel_selection(local_nuclei, "DAPI")])
     back = open_image(out)
     np.testing.assert_array_equal(

@@ -1,4 +1,4 @@
-"""helpers.byteranges and helpers.shards: byte ranges, shard maths, shard indexes, read plans (no I/O
+"""helpers.fetch's byte ranges and helpers.shards: byte ranges, shard maths, shard indexes, read plans (no I/O
 beyond zarr arrays in memory or in a temporary folder)."""
 
 from __future__ import annotations
@@ -14,14 +14,8 @@ import pytest
 import zarr
 from zarr.codecs import BytesCodec, ShardingCodec, TransposeCodec, ZstdCodec
 
-from helpers.byteranges import (
-    ByteRange,
-    RangeError,
-    check_partial,
-    check_ranges,
-    parse_content_range,
-)
 from helpers.chunks import chunk_keys, chunk_layout, chunk_region
+from helpers.fetch import ByteRange, RangeError, check_partial, parse_content_range
 from helpers.shards import (
     EMPTY,
     ShardIndex,
@@ -109,17 +103,17 @@ def test_check_partial_accepts_exact_answers_and_slices_whole_objects() -> None:
             check_partial(requested, status, content_range, body)
 
 
-def test_check_ranges_wants_one_range_or_none_per_url() -> None:
+def test_fetchers_want_one_range_or_none_per_url() -> None:
+    from helpers.fetch import fetch_sequential
+
     r = ByteRange.span(0, 1)
-    assert check_ranges(None, 3) == [None, None, None]
-    assert check_ranges((r, None), 2) == [r, None]
     for ranges, message in [
         ([r], "1 byte ranges for 2 URLs"),
         (r, "a list with one ByteRange"),
         ([r, (0, 1)], "must be a ByteRange or None"),
     ]:
         with pytest.raises(RangeError, match=message):
-            check_ranges(ranges, 2)
+            fetch_sequential(["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"], ranges=ranges)
 
 
 # --------------------------------------------------------------------------------------------

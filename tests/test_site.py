@@ -26,6 +26,7 @@ import pytest
 import yaml
 from browser_support import CHROMIUM_ARGS, chromium_or_skip
 
+from course_tools import REPO_ROOT
 from course_tools.cli import run_cli
 from course_tools.quiz import QUESTIONS
 from course_tools.site import EXECUTED, SiteConfig, build_site, mermaid, read_config
@@ -38,7 +39,6 @@ from course_tools.site.notebooks import (
     widget_outputs,
 )
 from helpers.answers import ANSWER_TITLE
-from helpers.paths import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 REPRS = ("Accordion(children", "HBox(children", "VBox(children", "Output()", "Image(value=")

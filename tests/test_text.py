@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from course_tools.tables import format_table
-from helpers.fetch.results import FetchStats
-from helpers.text import plural
+from course_tools.text import format_table, plural
+from helpers.fetch import FetchResult
 
 
 def test_plural() -> None:
@@ -16,9 +15,9 @@ def test_plural() -> None:
 
 
 def test_fetch_summary_says_1_chunk_1_request() -> None:
-    stats = FetchStats("async", 8, urls=1, requests=1, bytes=10, wall_s=0.1, max_in_flight=1)
-    assert str(stats).startswith("async: 1 chunk, 1 request, ")
-    more = FetchStats("async", 8, urls=2, requests=3, bytes=10, wall_s=0.1, max_in_flight=2)
+    one = FetchResult([b"x" * 10], [], "async", 8, requests=1, max_in_flight=1, wall_s=0.1)
+    assert str(one).startswith("async: 1 chunk, 1 request, ")
+    more = FetchResult([b"x", b"y"], [], "async", 8, requests=3, max_in_flight=2, wall_s=0.1)
     assert str(more).startswith("async: 2 chunks, 3 requests, ")
 
 

@@ -16,12 +16,12 @@ import urllib.request
 
 import pytest
 
+from course_tools import REPO_ROOT
 from course_tools.viewers import LayerPlan, image_http_url, neuroglancer_source, view_plan
 from course_tools.viewers.ngstate import layer_shader
 from course_tools.viewers.ngviewer import open_in_neuroglancer
 from helpers.catalog import REMOTE_BASE
 from helpers.cloud import Cloud
-from helpers.paths import REPO_ROOT
 
 LIGHTSHEET_OME = {
     "omero": {

@@ -6,11 +6,10 @@
   model ``ceil(N / C) x latency`` (:mod:`helpers.model`). Modules: :mod:`.array` (the benchmark's
   own array), :mod:`.strategies`, :mod:`.download`, :mod:`.plot`.
 - ``browse`` -- a scripted tour of views in the viewer (:mod:`course_tools.bench.browse`, the tour
-  itself in :mod:`course_tools.bench.tour`; also ``python -m helpers.browse --bench``).
-- ``segment`` -- distributed segmentation on a Dask cluster (:mod:`course_tools.bench.segment`; also
-  ``python -m helpers.segment --bench``).
+  itself in :mod:`course_tools.bench.tour`).
+- ``segment`` -- distributed segmentation on a Dask cluster (:mod:`course_tools.bench.segment`).
 - ``cloud`` -- what the local cloud really does (:mod:`course_tools.bench.cloud`; also
-  ``python -m helpers.cloud check``).
+  ``python -m course_tools bench cloud``).
 - ``formats`` -- OME-Zarr against tiled TIFF and HDF5, one random tile per read, the OME-NGFF
   paper's benchmark (:mod:`course_tools.bench.formats`, the machinery in :mod:`course_tools.formats`).
 

@@ -28,8 +28,7 @@ import zarr
 from zarr.abc.store import Store
 
 from course_tools.bench.strategies import BenchTarget, target_for_array
-from helpers.cloud import Cloud, CloudError, cloud_status, start_cloud
-from helpers.config import DEFAULT_LATENCY_MS
+from helpers.cloud import DEFAULT_LATENCY_MS, Cloud, CloudError, cloud_status, start_cloud
 from helpers.storage import close_filesystem, s3_filesystem
 
 __all__ = ["CHUNK_BYTES", "bench_array_path", "bench_target", "write_bench_array"]
@@ -116,7 +115,7 @@ def bench_target(
     Parameters
     ----------
     endpoint : str or None, optional
-        A running course cloud (``python -m helpers.cloud serve``); ``None`` starts a private one
+        A running course cloud (``python -m course_tools cloud serve``); ``None`` starts a private one
         (100 ms latency unless ``latency_ms`` says otherwise).
     n_chunks : int, optional
         Number of 512 KiB chunks.

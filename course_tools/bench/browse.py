@@ -11,8 +11,6 @@ the milliseconds (the fetch alone and the whole update in the
 - a revisited view costs 0 requests,
 - every view completes in at most ``2 x latency + BROWSE_SLACK_S`` (:mod:`course_tools.bench.targets`).
 
-``python -m helpers.browse --bench`` is the same command.
-
 Examples
 --------
 >>> from course_tools.bench.browse import measure_browse
@@ -39,10 +37,8 @@ from course_tools.bench.tour import (
     tour,
 )
 from course_tools.cli import count_arg, non_negative_arg
-from helpers.browse.reader import ViewReader
-from helpers.browse.views import MIN_SCREEN_PX
-from helpers.cloud import Cloud
-from helpers.config import DEFAULT_LATENCY_MS, MAX_SCREEN_PX
+from helpers.browse import MAX_SCREEN_PX, MIN_SCREEN_PX, ViewReader
+from helpers.cloud import DEFAULT_LATENCY_MS, Cloud
 from helpers.image import OmeImage
 
 __all__ = [

@@ -29,9 +29,9 @@ __all__ = ["COMMANDS", "download_main", "main", "parser"]
 
 COMMANDS = {
     "download": "fetch N chunks with each strategy at each concurrency (the default)",
-    "browse": "a scripted tour of views in the viewer (= python -m helpers.browse --bench)",
+    "browse": "a scripted tour of views in the viewer",
     "segment": "distributed segmentation on a Dask cluster",
-    "cloud": "latency and throughput of the local cloud (= python -m helpers.cloud check)",
+    "cloud": "latency and throughput of the local cloud (= python -m course_tools bench cloud)",
     "formats": "OME-Zarr vs tiled TIFF vs HDF5, one random tile per read (the OME-NGFF paper's test)",
     "shards": "views of a sharded image and its unsharded copy: index reads, byte ranges, round trips",
 }

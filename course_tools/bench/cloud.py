@@ -7,7 +7,7 @@ The check writes a tiny object and 64 objects of ~1 MB to a bucket, then times
 - 64 concurrent GETs of the big objects: they should finish within
   :data:`~course_tools.bench.targets.CLOUD_BIG_GET_ROUNDS` latencies.
 
-Run it with ``python -m course_tools bench cloud`` (or ``python -m helpers.cloud check``): without
+Run it with ``python -m course_tools bench cloud`` (or ``python -m course_tools bench cloud``): without
 ``--endpoint`` a fresh cloud with empty buckets is started (in about a second).
 
 Examples
@@ -35,7 +35,7 @@ from course_tools.bench.targets import CLOUD_BIG_GET_ROUNDS, cloud_latency_range
 from course_tools.cli import positive_arg
 from course_tools.cloud.conditions import add_condition_arguments
 from helpers.cloud import SCRATCH_BUCKET, CloudError, cloud_status, start_cloud
-from helpers.config import MAX_CONNECTIONS
+from helpers.storage import MAX_CONNECTIONS
 
 PROG = "python -m course_tools bench cloud"
 
@@ -215,7 +215,7 @@ def measure_cloud(endpoint: str, bucket: str, latency_ms: float, repeats: int = 
 
 
 def format_check(check: CloudCheck) -> str:
-    """The check as the table ``python -m helpers.cloud check`` prints.
+    """The check as the table ``python -m course_tools bench cloud`` prints.
 
     Parameters
     ----------

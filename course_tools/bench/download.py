@@ -174,8 +174,8 @@ def run_benchmark(
 
     from helpers.fetch import fetch_async
 
-    reference = fetch_async(target.urls, max(concurrencies)).stats  # also checks every key exists
-    n, total = reference.urls, reference.bytes
+    reference = fetch_async(target.urls, max(concurrencies))  # also checks every key exists
+    n, total = len(reference.data), reference.nbytes
     say(
         f"{n} chunks, {total / 1e6:.1f} MB, latency {latency_ms:g} ms, "
         f"bandwidth {'unlimited' if bandwidth_mbps is None else f'{bandwidth_mbps:g} Mbit/s'}; "

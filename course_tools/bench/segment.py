@@ -2,11 +2,9 @@
 
 On a private local cloud (given latency and bandwidth cap) and a fresh local ``dask.distributed``
 cluster, :func:`benchmark` times the segmentation pipeline (read, segment, write labels), measures
-the request-, bandwidth- and compute-bound limits (:class:`helpers.segment.Limits`), checks that the
+the request-, bandwidth- and compute-bound limits (:class:`course_tools.limits.Limits`), checks that the
 labels read back equal the in-memory result, and returns a :class:`SegmentBenchResult`. The target:
 a run takes at most :data:`course_tools.bench.targets.SEGMENT_RATIO` times its largest limit.
-
-Also reachable as ``python -m helpers.segment --bench``.
 
 Examples
 --------
@@ -35,18 +33,13 @@ from course_tools.cluster import (
     run_pipeline,
     scratch_url,
 )
+from course_tools.config import MAX_WORKERS
 from course_tools.limits import Limits, Run
-from helpers.catalog import open_image
-from helpers.cloud import Cloud, start_cloud
-from helpers.config import DEFAULT_LATENCY_MS, MAX_CONNECTIONS, MAX_WORKERS
+from helpers.catalog import open_image, samples_dir
+from helpers.cloud import DEFAULT_LATENCY_MS, Cloud, start_cloud
 from helpers.image import OmeImage
-from helpers.paths import samples_dir
-from helpers.segment import (
-    PLANES_PER_TASK,
-    channel_selection,
-    compute_threshold,
-    segment_in_memory,
-)
+from helpers.segment import PLANES_PER_TASK, channel_selection, compute_threshold, segment_in_memory
+from helpers.storage import MAX_CONNECTIONS
 
 __all__ = ["SegmentBenchResult", "benchmark", "main", "print_report", "serving_time"]
 

@@ -33,10 +33,9 @@ from typing import TYPE_CHECKING
 
 from course_tools.bench.targets import SHARDS_OBJECT_RATIO, SHARDS_SLACK_S
 from course_tools.cli import non_negative_arg
-from helpers.browse.reader import ViewReader
-from helpers.browse.units import format_bytes
+from helpers.browse import ViewReader, format_bytes
 from helpers.chunks import ChunkIndex, Region, chunks_for_region
-from helpers.config import DEFAULT_LATENCY_MS
+from helpers.cloud import DEFAULT_LATENCY_MS
 from helpers.image import OmeImage
 from helpers.shards import shard_layout
 

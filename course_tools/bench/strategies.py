@@ -25,7 +25,7 @@ from zarr.abc.store import Store
 
 from helpers import fetch
 from helpers._compat import get_keys
-from helpers.chunks import chunk_keys
+from helpers.chunks import chunk_keys, read_array_metadata
 from helpers.storage import close_filesystem, s3_filesystem
 
 __all__ = [
@@ -83,7 +83,7 @@ def target_for_array(
         The keys of the chunks ``region`` touches (one metadata request is sent).
     """
     array_path = array_path.strip("/")
-    metadata = fetch.read_array_metadata(f"{endpoint}/{bucket}/{array_path}")
+    metadata = read_array_metadata(f"{endpoint}/{bucket}/{array_path}")
     keys = tuple(chunk_keys(metadata, region))
     return BenchTarget(endpoint, bucket, array_path, keys, region)
 
@@ -109,7 +109,7 @@ class SequentialRunner(Runner):
     """:func:`helpers.fetch.fetch_sequential`: one GET after another (the concurrency is ignored)."""
 
     def run(self, concurrency: int) -> int:
-        return fetch.fetch_sequential(self.target.urls).stats.bytes
+        return fetch.fetch_sequential(self.target.urls).nbytes
 
 
 class FetchAsyncRunner(Runner):
@@ -119,14 +119,14 @@ class FetchAsyncRunner(Runner):
         fetch.fetch_async(self.target.urls[:concurrency], concurrency)
 
     def run(self, concurrency: int) -> int:
-        return fetch.fetch_async(self.target.urls, concurrency).stats.bytes
+        return fetch.fetch_async(self.target.urls, concurrency).nbytes
 
 
 class FetchThreadsRunner(Runner):
     """:func:`helpers.fetch.fetch_threads` with ``concurrency`` threads."""
 
     def run(self, concurrency: int) -> int:
-        return fetch.fetch_threads(self.target.urls, concurrency).stats.bytes
+        return fetch.fetch_threads(self.target.urls, concurrency).nbytes
 
 
 class ZarrRunner(Runner):

@@ -45,7 +45,7 @@ DOWNLOAD_PEER_TOLERANCE = 0.03
 BROWSE_SLACK_S = 0.150
 """Every view (fetch alone, and the viewer's whole update) takes at most 2 x latency + this."""
 
-# --- the local cloud: python -m course_tools bench cloud (= python -m helpers.cloud check) --------------
+# --- the local cloud: python -m course_tools bench cloud (= python -m course_tools bench cloud) --------------
 CLOUD_LATENCY_RATIO = {1: (0.95, 1.05), 16: (0.95, 1.05), 64: (1.0, 1.25)}
 """Median request time / latency setting, allowed range, by requests in flight."""
 CLOUD_BIG_GET_ROUNDS = 3

@@ -21,9 +21,14 @@ import time
 from dataclasses import dataclass
 
 from course_tools.bench.targets import BROWSE_SLACK_S
-from helpers.browse.reader import ViewCost, ViewReader
-from helpers.browse.units import format_bytes
-from helpers.browse.views import View, downsampling_factors, level_for_screen
+from helpers.browse import (
+    View,
+    ViewCost,
+    ViewReader,
+    downsampling_factors,
+    format_bytes,
+    level_for_screen,
+)
 from helpers.chunks import chunks_for_region
 from helpers.image import OmeImage
 

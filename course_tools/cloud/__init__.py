@@ -6,7 +6,7 @@ cap, keeps connections alive, is the only door (``guard.py``: path-style paths o
 public one read-only), answers browsers (``cors.py``) and injects faults on demand (``faults.py``).
 ``serve.py`` runs it all until stopped, or until the process it belongs to ends.
 
-Learners start and steer it from :mod:`helpers.cloud` (``ensure_cloud``, ``python -m helpers.cloud``),
+Learners start and steer it from :mod:`helpers.cloud` (``ensure_cloud``, ``python -m course_tools cloud``),
 which runs ``python -m course_tools.cloud`` as a process of its own.
 """
 

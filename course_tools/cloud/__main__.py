@@ -1,6 +1,6 @@
 """The local cloud's server process: ``python -m course_tools.cloud [--port P] [--data DIR] ...``.
 
-Learners type ``python -m helpers.cloud serve`` (same options), which becomes this process; notebooks
+Learners type ``python -m course_tools cloud serve`` (same options), which becomes this process; notebooks
 start it through :func:`helpers.cloud.start_cloud`. It prints ``ENDPOINT``, ``BUCKET``, ``SCRATCH``,
 ``SERVING`` and ``READY`` lines, then serves until Ctrl-C, SIGTERM, or the end of the process it
 belongs to (``--owner-pid``, default: the one that started it).
@@ -43,7 +43,7 @@ def _fault(spec: str) -> ActiveFault:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m helpers.cloud serve",
+        prog="python -m course_tools cloud serve",
         description="Serve the sample data as an S3 endpoint on 127.0.0.1 until Ctrl-C.",
     )
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")

@@ -48,7 +48,7 @@ SECRET_ENVIRON_KEY = "HTTP_X_COURSE_CLOUD_SECRET"
 REFUSAL = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
     b"<Message>the object store only answers the course's proxy: use the endpoint that "
-    b"python -m helpers.cloud status prints</Message></Error>"
+    b"python -m course_tools cloud status prints</Message></Error>"
 )
 
 

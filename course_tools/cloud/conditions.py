@@ -12,7 +12,8 @@ import random
 from dataclasses import asdict, dataclass, field
 
 from course_tools.cli import non_negative_arg, positive_number_arg
-from helpers.config import BYTES_PER_MBIT, DEFAULT_LATENCY_MS
+from helpers.cloud import DEFAULT_LATENCY_MS
+from helpers.model import BYTES_PER_MBIT
 
 __all__ = ["NetworkConditions", "add_condition_arguments"]
 

@@ -42,7 +42,7 @@ from aiohttp import web
 
 from course_tools.cloud.conditions import NetworkConditions
 from course_tools.cloud.guard import READ_METHODS
-from helpers.config import CORS_MAX_AGE_S
+from course_tools.config import CORS_MAX_AGE_S
 
 __all__ = [
     "ALLOWED_HEADERS",

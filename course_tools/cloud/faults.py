@@ -40,10 +40,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpers.cloud import fault_settings
-from helpers.config import FAULT_STALL_MAX_S
+from course_tools.config import FAULT_STALL_MAX_S
 
-__all__ = ["KINDS", "ActiveFault", "FaultPlan", "FaultSet", "make_fault", "parse_fault_spec"]
+__all__ = [
+    "KINDS",
+    "ActiveFault",
+    "FaultPlan",
+    "FaultSet",
+    "fault_settings",
+    "make_fault",
+    "parse_fault_spec",
+]
 
 ParamValue = float | int | str
 KIND_PARAMS: dict[str, dict[str, ParamValue]] = {
@@ -267,11 +274,40 @@ def _check_down(values: dict[str, ParamValue], rate: float, keys: str) -> None:
         raise ValueError("fault down takes the whole endpoint down: it has no rate or keys")
 
 
+def fault_settings(spec: str) -> dict[str, Any]:
+    """A fault written on a command line, ``KIND[:name=value,...]``, as keyword arguments.
+
+    Examples
+    --------
+    >>> fault_settings("slowdown:rate=0.5,seed=1,keys=*/0/*")
+    {'kind': 'slowdown', 'rate': 0.5, 'seed': 1, 'keys': '*/0/*'}
+    """
+    kind, _, rest = spec.strip().partition(":")
+    settings: dict[str, Any] = {"kind": kind.strip()}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"fault {spec!r}: expected KIND[:name=value,...], got {item!r}")
+        settings[key.strip()] = _number_or_text(value.strip(), key.strip())
+    return settings
+
+
+def _number_or_text(text: str, key: str) -> float | int | str:
+    if key in ("name", "keys", "mode"):
+        return text
+    for kind in (int, float):
+        try:
+            return float(text) if key == "rate" else kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def parse_fault_spec(spec: str) -> ActiveFault:
     """Read and check a command-line fault ``KIND[:k=v,...]``, e.g. ``slowdown:rate=0.5``.
 
-    The syntax is :func:`helpers.cloud.fault_settings`'s (learners write the same with
-    ``python -m helpers.cloud set --fault``); :func:`make_fault` checks the values.
+    :func:`fault_settings` reads the syntax (learners write the same with
+    ``python -m course_tools cloud set --fault``); :func:`make_fault` checks the values.
 
     Examples
     --------

@@ -41,7 +41,8 @@ from course_tools.cloud import cors
 from course_tools.cloud.conditions import NetworkConditions
 from course_tools.cloud.faults import ActiveFault, FaultSet, make_fault
 from course_tools.cloud.guard import Guard, Refused
-from helpers.config import CONNECT_TIMEOUT_S, UPSTREAM_READ_TIMEOUT_S
+from course_tools.config import UPSTREAM_READ_TIMEOUT_S
+from helpers.fetch import CONNECT_TIMEOUT_S
 
 __all__ = ["CONTROL_PREFIX", "SECRET_HEADER", "LatencyProxy", "RequestHook"]
 

@@ -19,6 +19,7 @@ import psutil
 from course_tools.cloud.conditions import NetworkConditions
 from course_tools.cloud.faults import ActiveFault
 from course_tools.cloud.proxy import LatencyProxy
+from course_tools.config import BACKEND_START_TIMEOUT_S, OWNER_POLL_S
 from helpers.cloud import (
     PUBLIC_BUCKET,
     SCRATCH_BUCKET,
@@ -27,7 +28,6 @@ from helpers.cloud import (
     read_announcement,
     state_file,
 )
-from helpers.config import BACKEND_START_TIMEOUT_S, OWNER_POLL_S
 
 __all__ = ["LOOPBACK", "check_port", "serve", "start_backend"]
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpers.config import (
+from course_tools.config import (
     FAULT_STALL_MAX_S,
     FAULT_SUITE_ATTEMPT_TIMEOUT_S,
     FAULT_SUITE_DEADLINE_S,
     FAULT_SUITE_SLACK_S,
 )
-from helpers.fetch.retry import RetryPolicy
+from helpers.fetch import RetryPolicy
 
 __all__ = ["TRANSIENT_HITS", "FaultCase", "SuiteSettings", "fault_cases"]
 

@@ -30,8 +30,7 @@ from course_tools.faults.cases import SuiteSettings
 from helpers.catalog import CATALOG, open_image
 from helpers.chunks import chunk_keys
 from helpers.cloud import Cloud
-from helpers.fetch import fetch_async, fetch_sequential, fetch_threads
-from helpers.fetch.retry import RetryPolicy
+from helpers.fetch import RetryPolicy, fetch_async, fetch_sequential, fetch_threads
 from helpers.image import OmeImage
 
 __all__ = ["IMAGE_KEY", "PATH_NAMES", "ReadPath", "ReadTarget", "read_paths", "same_data"]

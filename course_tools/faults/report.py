@@ -28,7 +28,7 @@ from course_tools.bench.targets import (
     FAULT_TRANSIENT_OUTCOME,
 )
 from course_tools.faults.suite import Cell, SuiteResult
-from course_tools.tables import format_table
+from course_tools.text import format_table
 
 __all__ = [
     "TargetCheck",

@@ -36,8 +36,8 @@ from course_tools.faults.readers import (
     same_data,
 )
 from course_tools.faults.watchdog import watched
+from helpers.catalog import samples_dir
 from helpers.cloud import Cloud, start_cloud
-from helpers.paths import samples_dir
 
 __all__ = [
     "OUTCOMES",
@@ -279,7 +279,7 @@ def run_suite(
 ) -> SuiteResult:
     """Run the fault suite: every fault against every read path, on a private local cloud.
 
-    The cloud serves the sample data (:func:`helpers.paths.samples_dir`, built if needed) at
+    The cloud serves the sample data (:func:`helpers.catalog.samples_dir`, built if needed) at
     ``settings.latency_ms`` and is stopped at the end.
 
     Parameters

@@ -49,12 +49,12 @@ import numpy as np
 import tifffile
 import zarr
 
+from course_tools import ngff
+from course_tools.config import FORMATS_ZARR_WRITE_CONCURRENCY
 from course_tools.formats.bigtiff import write_tiled_bigtiff
 from course_tools.formats.imaris import write_imaris
 from course_tools.formats.spec import FULL, FormatSpec, synthetic_image
-from helpers import ngff
-from helpers.config import FORMATS_ZARR_WRITE_CONCURRENCY
-from helpers.paths import data_dir
+from helpers.cloud import data_dir
 
 __all__ = [
     "BUILD_VERSION",

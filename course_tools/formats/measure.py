@@ -33,17 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from course_tools.config import FORMATS_LINK_ROUNDS, FORMATS_MAX_LATENCY_MS, FORMATS_PROBE_BYTES
 from course_tools.formats.build import FormatFiles
 from course_tools.formats.readers import FORMATS, check_formats, open_reader
 from course_tools.formats.remote import ServedFormats, cloud_conditions
 from course_tools.formats.spec import Tile, random_tiles
 from helpers.cloud import Cloud
-from helpers.config import (
-    BYTES_PER_MBIT,
-    FORMATS_LINK_ROUNDS,
-    FORMATS_MAX_LATENCY_MS,
-    FORMATS_PROBE_BYTES,
-)
+from helpers.model import BYTES_PER_MBIT
 from helpers.storage import http_filesystem
 
 __all__ = [

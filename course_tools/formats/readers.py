@@ -18,8 +18,8 @@ hdf5       open the file object and ``h5py.File``  walk ``DataSet/ResolutionLeve
 What follows the paper:
 
 - TIFF and HDF5 are read through an **fsspec file object** (``fs.open(url)``), with the paper's cache
-  settings, set explicitly (:data:`~helpers.config.FORMATS_BLOCK_SIZE`, 5 MiB, and
-  :data:`~helpers.config.FORMATS_CACHE_TYPE`, ``"bytes"``): the defaults of its fsspec HTTP files and of
+  settings, set explicitly (:data:`~course_tools.config.FORMATS_BLOCK_SIZE`, 5 MiB, and
+  :data:`~course_tools.config.FORMATS_CACHE_TYPE`, ``"bytes"``): the defaults of its fsspec HTTP files and of
   s3fs 0.6. A read the cache cannot answer becomes one range request for the bytes asked **plus the
   next 5 MiB**, and the cache keeps that one block. Local files go through fsspec's local filesystem.
 - **TIFF**: a new ``TiffFile`` per tile (header, IFDs and OME-XML parsed again), the tile read through
@@ -59,9 +59,9 @@ import numpy as np
 import tifffile
 import zarr
 
+from course_tools.config import FORMATS_BLOCK_SIZE, FORMATS_CACHE_TYPE
 from course_tools.formats.imaris import imaris_path
 from course_tools.formats.spec import FormatSpec, Tile, tile_region
-from helpers.config import FORMATS_BLOCK_SIZE, FORMATS_CACHE_TYPE
 from helpers.storage import close_store, http_filesystem, parse_location, zarr_store
 
 __all__ = [

@@ -34,15 +34,18 @@ from typing import Any
 
 import aiohttp
 
+from course_tools.config import FORMATS_PROBE_BYTES
 from course_tools.formats.build import FILE_NAMES, STAMP_NAME, FormatFiles
 from course_tools.formats.spec import FormatSpec
-from helpers.cloud import Cloud, CloudError, cloud_status, start_cloud
-from helpers.config import (
-    CLOUD_CONTROL_TIMEOUT_S,
+from helpers.cloud import (
+    CONTROL_TIMEOUT_S,
     DEFAULT_LATENCY_MS,
-    FORMATS_PROBE_BYTES,
-    MAX_CONNECTIONS,
+    Cloud,
+    CloudError,
+    cloud_status,
+    start_cloud,
 )
+from helpers.storage import MAX_CONNECTIONS
 
 __all__ = [
     "PROBE_NAME",
@@ -56,7 +59,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PROBE_NAME = "probe-4MiB"
-"""An object of :data:`~helpers.config.FORMATS_PROBE_BYTES` random bytes: timing its GET measures the
+"""An object of :data:`~course_tools.config.FORMATS_PROBE_BYTES` random bytes: timing its GET measures the
 link's bandwidth."""
 MARKER_NAME = ".uploaded.json"
 """Object written last by :func:`upload_formats`: the build stamp of what was uploaded."""
@@ -108,7 +111,7 @@ def _stamp(files: FormatFiles) -> dict[str, Any]:
 
 def _already_uploaded(url: str, stamp: dict[str, Any]) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=CLOUD_CONTROL_TIMEOUT_S) as answer:
+        with urllib.request.urlopen(url, timeout=CONTROL_TIMEOUT_S) as answer:
             return json.loads(answer.read()) == stamp
     except (OSError, ValueError, urllib.error.URLError):
         return False

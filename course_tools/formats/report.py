@@ -19,9 +19,9 @@ import numpy as np
 from course_tools.formats.measure import FormatsRun, ReadFigure
 from course_tools.formats.paper import PAPER_2D_MS, paper_column, paper_ratio
 from course_tools.formats.readers import FORMATS
-from course_tools.tables import format_table
-from helpers.config import MAX_CONNECTIONS
+from course_tools.text import format_table
 from helpers.model import model_time_s
+from helpers.storage import MAX_CONNECTIONS
 
 __all__ = [
     "DownloadEstimate",

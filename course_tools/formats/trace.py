@@ -26,9 +26,9 @@ from typing import Any
 import fsspec
 from fsspec.spec import AbstractBufferedFile
 
+from course_tools.config import FORMATS_CACHE_TYPE
 from course_tools.formats.readers import READERS
 from course_tools.formats.spec import FormatSpec, Tile
-from helpers.config import FORMATS_CACHE_TYPE
 
 __all__ = ["Trace", "traced_reads"]
 
@@ -124,7 +124,7 @@ def traced_reads(
         The tile to read.
     block_size : int, optional
         Read through fsspec's cache with this read-ahead and record its range requests (the
-        benchmark's remote reads use :data:`~helpers.config.FORMATS_BLOCK_SIZE`). Default: record the
+        benchmark's remote reads use :data:`~course_tools.config.FORMATS_BLOCK_SIZE`). Default: record the
         library's own reads.
     cache_type : str, optional
         fsspec's cache, with ``block_size`` (default: the paper's, ``"bytes"``).

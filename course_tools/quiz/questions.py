@@ -3,7 +3,7 @@
 The shapes are those of the course's datasets (the nuclei image, the tissue pyramid, the IDR's
 sharded light-sheet image); the request counts come from :mod:`helpers.chunks`, the times from
 the latency model :func:`helpers.model.model_time_s`, the shard maths from :mod:`helpers.shards`
-and the deadline from :mod:`helpers.config`, so an answer cannot drift from what the notebooks
+and the deadline from :mod:`course_tools.config`, so an answer cannot drift from what the notebooks
 measure. ``tests/test_module.py`` checks the
 answers against the helpers, the sample data and zarr itself.
 
@@ -23,11 +23,11 @@ import math
 
 from course_tools.quiz.items import Blank, FillIn, MultipleChoice, Question
 from helpers.chunks import chunk_grid, chunks_for_region, count_chunks
-from helpers.config import DEFAULT_LATENCY_MS, TOTAL_DEADLINE_S
+from helpers.cloud import DEFAULT_LATENCY_MS
+from helpers.fetch import DEADLINE_S
 from helpers.model import ideal_speedup, model_time_s
 from helpers.reliable import MissingChunkError
-from helpers.shards import ShardLayout, plan_reads
-from helpers.shards.layout import CHECKSUM_NBYTES, ENTRY_NBYTES
+from helpers.shards import CHECKSUM_NBYTES, ENTRY_NBYTES, ShardLayout, plan_reads
 
 __all__ = [
     "LIGHTSHEET",
@@ -284,8 +284,8 @@ QUESTIONS: tuple[Question, ...] = (
         "failures",
         "With the course's defaults, a chunk read from a server that stalls fails after at "
         "most ___ s, all attempts and waits included.",
-        (_n(TOTAL_DEADLINE_S),),
-        "see `helpers.config` (and notebook 07).",
+        (_n(DEADLINE_S),),
+        "see `course_tools.config` (and notebook 07).",
         "the deadline per chunk cuts the last attempt short, so a stall never hangs a read.",
     ),
     MultipleChoice(

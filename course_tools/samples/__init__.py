@@ -32,8 +32,6 @@ and skips the build when nothing changed. Build from the command line with::
     python -m course_tools samples build [--out DIR] [--force]
     python -m course_tools samples info [--out DIR]
 
-(``python -m helpers.data`` is the old name of the same command.)
-
 The modules, one idea each:
 
 - :mod:`~course_tools.samples.pyramid` -- halving an image level after level (pure NumPy)

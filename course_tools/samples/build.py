@@ -2,7 +2,7 @@
 
 :func:`build_samples` writes every store of :data:`DATASETS` into a temporary sibling folder, moves
 them into place and then writes a stamp (``.build-stamp.json``) recording what generated them: a
-hash of the generator's source (this package and :mod:`helpers.ngff`), the library versions and
+hash of the generator's source (this package and :mod:`course_tools.ngff`), the library versions and
 the dataset layout. A build whose stamp still matches is skipped.
 
 Examples
@@ -31,12 +31,11 @@ import scipy
 import zarr
 from tqdm.auto import tqdm
 
+from course_tools import ngff
 from course_tools.samples.lightsheet import lightsheet_volume, write_lightsheet
 from course_tools.samples.nuclei import nuclei_volume, write_nuclei_v04, write_nuclei_v05
 from course_tools.samples.tissue import CHANNELS_TISSUE, write_tissue
-from helpers import ngff
-from helpers.catalog import CATALOG, remote_url
-from helpers.paths import samples_dir
+from helpers.catalog import CATALOG, remote_url, samples_dir
 
 __all__ = [
     "DATASETS",
@@ -123,7 +122,7 @@ def dataset_path(key: str, out: Path | None = None) -> Path:
     key : str
         A key of :data:`DATASETS`.
     out : pathlib.Path, optional
-        The samples folder; default :func:`helpers.paths.samples_dir`.
+        The samples folder; default :func:`helpers.catalog.samples_dir`.
 
     Returns
     -------
@@ -196,7 +195,7 @@ def source_files() -> list[Path]:
     Returns
     -------
     list of pathlib.Path
-        Every module of :mod:`course_tools.samples`, then ``helpers/ngff.py`` (the metadata builders).
+        Every module of :mod:`course_tools.samples`, then ``course_tools/ngff.py`` (the metadata builders).
     """
     return [*sorted(Path(__file__).resolve().parent.glob("*.py")), Path(ngff.__file__).resolve()]
 
@@ -241,7 +240,7 @@ def is_up_to_date(out: Path | None = None) -> bool:
     Parameters
     ----------
     out : pathlib.Path, optional
-        The samples folder; default :func:`helpers.paths.samples_dir`.
+        The samples folder; default :func:`helpers.catalog.samples_dir`.
 
     Returns
     -------
@@ -324,7 +323,7 @@ def build_samples(out: Path | None = None, force: bool = False, progress: bool =
     Parameters
     ----------
     out : pathlib.Path, optional
-        The samples folder; default :func:`helpers.paths.samples_dir`.
+        The samples folder; default :func:`helpers.catalog.samples_dir`.
     force : bool
         Rebuild even if the stamp matches.
     progress : bool
@@ -373,7 +372,7 @@ def print_info(out: Path | None = None) -> None:
     Parameters
     ----------
     out : pathlib.Path, optional
-        The samples folder; default :func:`helpers.paths.samples_dir`.
+        The samples folder; default :func:`helpers.catalog.samples_dir`.
 
     Examples
     --------

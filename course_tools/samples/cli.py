@@ -1,7 +1,7 @@
 """Command line of the sample data: ``python -m course_tools samples build|info|manifest``.
 
-``python -m helpers.data build|info`` (the old name) runs the same :func:`main`. A user error (an
-``--out`` that is a file, a folder that cannot be written) is one ``error:`` line and exit code 2.
+A user error (an ``--out`` that is a file, a folder that cannot be written) is one ``error:`` line
+and exit code 2.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from course_tools.cli import run_cli
 from course_tools.samples.build import build_samples, print_info
 from course_tools.samples.manifest import MANIFEST, write_manifest
-from helpers.paths import samples_dir
+from helpers.catalog import samples_dir
 
 __all__ = ["main"]
 

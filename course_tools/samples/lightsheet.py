@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 import zarr
 
+from course_tools.ngff import image_attributes, omero_metadata
 from course_tools.samples.noise import octave_field, unit_noise
 from course_tools.samples.pyramid import pyramid
 from course_tools.samples.writing import blosc_v3, create_level, pyramid_multiscale
-from helpers.ngff import image_attributes, omero_metadata
 
 __all__ = [
     "CHANNELS_LIGHTSHEET",

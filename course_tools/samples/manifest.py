@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from course_tools.samples.build import DATASETS, build_samples, expected_stamp
-from helpers.paths import samples_dir
+from helpers.catalog import samples_dir
 
 __all__ = ["MANIFEST", "store_digests", "write_manifest"]
 
@@ -32,7 +32,7 @@ def store_digests(out: Path | None = None) -> dict[str, str]:
     Parameters
     ----------
     out : pathlib.Path, optional
-        The samples folder (default :func:`helpers.paths.samples_dir`).
+        The samples folder (default :func:`helpers.catalog.samples_dir`).
 
     Returns
     -------
@@ -60,7 +60,7 @@ def write_manifest(out: Path | None = None, manifest: Path = MANIFEST) -> Path:
     Parameters
     ----------
     out : pathlib.Path, optional
-        Where to build (default :func:`helpers.paths.samples_dir`); built if not up to date.
+        Where to build (default :func:`helpers.catalog.samples_dir`); built if not up to date.
     manifest : pathlib.Path, optional
         The file to write (default :data:`MANIFEST`).
 

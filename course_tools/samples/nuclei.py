@@ -23,6 +23,7 @@ import numpy as np
 import zarr
 from scipy import ndimage
 
+from course_tools.ngff import image_attributes, label_colors, label_image_metadata, omero_metadata
 from course_tools.samples.noise import smooth_curve, unit_noise
 from course_tools.samples.pyramid import downsample_nearest, pyramid
 from course_tools.samples.writing import (
@@ -32,7 +33,6 @@ from course_tools.samples.writing import (
     pyramid_multiscale,
     write_levels,
 )
-from helpers.ngff import image_attributes, label_colors, label_image_metadata, omero_metadata
 
 __all__ = [
     "CHANNELS_NUCLEI",

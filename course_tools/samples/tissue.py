@@ -23,10 +23,10 @@ import numpy as np
 import zarr
 from scipy import ndimage
 
+from course_tools.ngff import image_attributes, omero_metadata
 from course_tools.samples.noise import octave_field, unit_noise
 from course_tools.samples.pyramid import pyramid
 from course_tools.samples.writing import BLOSC_V2, V2_CHUNK_KEYS, create_level, pyramid_multiscale
-from helpers.ngff import image_attributes, omero_metadata
 
 __all__ = [
     "CHANNELS_TISSUE",

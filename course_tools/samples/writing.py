@@ -15,7 +15,7 @@ import numpy as np
 import zarr
 import zarr.codecs
 
-from helpers.ngff import multiscale_metadata, pyramid_scales
+from course_tools.ngff import multiscale_metadata, pyramid_scales
 
 __all__ = [
     "BLOSC_V2",
@@ -80,7 +80,7 @@ def pyramid_multiscale(
     Returns
     -------
     dict
-        The entry, from :func:`helpers.ngff.multiscale_metadata`.
+        The entry, from :func:`course_tools.ngff.multiscale_metadata`.
     """
     return multiscale_metadata(
         name,

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 from warnings import catch_warnings, simplefilter
 
+from course_tools import REPO_ROOT
 from course_tools.site.config import BINDERHUB, SiteConfig, read_config
 from course_tools.site.mermaid import mermaid_settings
 from course_tools.site.stage import stage
-from helpers.paths import REPO_ROOT
 
 __all__ = ["EXECUTED", "SiteBuild", "build_site", "main", "overrides"]
 

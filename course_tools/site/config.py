@@ -21,7 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.paths import REPO_ROOT
+from course_tools import REPO_ROOT
 
 __all__ = ["BINDERHUB", "CONFIG_PATH", "SiteConfig", "read_config"]
 

@@ -2,7 +2,7 @@
 
 Controls: level (zoom), centre y and x (pan, in physical units), channel, z plane (when the image has
 one) and contrast limits, plus zoom and pan buttons. Each change reads the view through a
-:class:`~helpers.browse.reader.ViewReader` (only the chunks that intersect it, at that level, all at
+:class:`~helpers.browse.ViewReader` (only the chunks that intersect it, at that level, all at
 once) and shows next to the image the requests, bytes and milliseconds it cost, or "served from
 cache: 0 requests" when every chunk was already in memory.
 
@@ -11,7 +11,7 @@ view, not dozens; one update fetches its chunks concurrently and then returns, s
 never busy for longer than one view update (about one latency plus drawing).
 
 The first contrast window and z plane come from the image's ``omero`` metadata (OME-NGFF 0.4 and
-0.5 alike, through :mod:`helpers.ngff`); the chunk-grid lines are :mod:`helpers.chunks` maths.
+0.5 alike, through :mod:`course_tools.ngff`); the chunk-grid lines are :mod:`helpers.chunks` maths.
 
 Examples
 --------
@@ -31,12 +31,18 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from course_tools.viewers.readout import error_html, readout_html
-from helpers.browse.reader import ViewCost, ViewReader, ViewResult
-from helpers.browse.units import unit_symbol
-from helpers.browse.views import View, check_screen, downsampling_factors, level_for_screen
+from helpers.browse import (
+    View,
+    ViewCost,
+    ViewReader,
+    ViewResult,
+    check_screen,
+    downsampling_factors,
+    level_for_screen,
+    unit_symbol,
+)
 from helpers.chunks import chunk_region
-from helpers.image import OmeImage
-from helpers.ngff import channel_windows, default_z
+from helpers.image import OmeImage, channel_windows, default_z
 
 __all__ = ["Browser", "browse"]
 

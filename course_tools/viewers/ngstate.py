@@ -38,8 +38,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
-from helpers.config import NEUROGLANCER_FIT_PX
-from helpers.ngff import channel_names, channel_windows, default_z
+from course_tools.config import NEUROGLANCER_FIT_PX
+from helpers.image import channel_names, channel_windows, default_z
 
 __all__ = [
     "FIT_SCREEN_PX",

@@ -130,7 +130,7 @@ def image_http_url(
         return f"{where.rstrip('/')}/{location.path}"
     raise ValueError(
         f"a browser cannot read the local folder {location.path}: serve it with "
-        "`python -m helpers.cloud serve --data DIR` and pass its http:// URL"
+        "`python -m course_tools cloud serve --data DIR` and pass its http:// URL"
     )
 
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from helpers.browse.cache import TileCache
-from helpers.browse.reader import ViewCost, ViewResult
-from helpers.browse.units import format_bytes, unit_symbol
+from course_tools.text import plural
+from helpers.browse import TileCache, ViewCost, ViewResult, format_bytes, unit_symbol
 from helpers.image import OmeImage
-from helpers.text import plural
 
 __all__ = ["error_html", "readout_html"]
 

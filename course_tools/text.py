@@ -1,7 +1,9 @@
-"""Plain-text tables for notebooks and command lines: one row per record, columns aligned.
+"""Text for notebooks and command lines: counts in words, and plain-text tables with aligned columns.
 
 Examples
 --------
+>>> plural(1, "request"), plural(37840, "object")
+('1 request', '37,840 objects')
 >>> from dataclasses import dataclass
 >>> @dataclass
 ... class Row:
@@ -21,7 +23,13 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["format_table"]
+__all__ = ["format_table", "plural"]
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``count`` (thousands separated) and ``word``, in the plural unless ``count`` is exactly 1."""
+    noun = word if count == 1 else (many if many is not None else word + "s")
+    return f"{count:,} {noun}"
 
 
 def _as_mapping(row: Any) -> Mapping[str, Any]:
