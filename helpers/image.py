@@ -28,9 +28,7 @@ __all__ = [
     "OmeImage",
     "UnsupportedVersionError",
     "channel_names",
-    "channel_windows",
     "check_version",
-    "default_z",
     "image_from_group",
     "label_names",
     "ome_metadata",
@@ -151,17 +149,6 @@ def channel_names(ome: Mapping[str, Any]) -> list[str]:
     return [c.get("label", f"channel {i}") for i, c in enumerate(channels)]
 
 
-def channel_windows(ome: Mapping[str, Any]) -> list[dict[str, float]]:
-    """Each channel's display window (``min``, ``max``, ``start``, ``end``) from ``omero``, if any."""
-    return [dict(c.get("window", {})) for c in ome.get("omero", {}).get("channels", [])]
-
-
-def default_z(ome: Mapping[str, Any]) -> int | None:
-    """The plane a viewer should show first (``omero.rdefs.defaultZ``), if the metadata says."""
-    value = ome.get("omero", {}).get("rdefs", {}).get("defaultZ")
-    return None if value is None else int(value)
-
-
 def label_names(labels_attributes: Mapping[str, Any]) -> list[str]:
     """Names of the label images listed in a ``labels`` group's attributes (0.4 or 0.5)."""
     ome, _ = ome_metadata(labels_attributes)
@@ -252,12 +239,6 @@ class OmeImage:
                 f"level {index} does not exist: this image has levels 0 to {len(self.levels) - 1}"
             )
         return self.levels[index]
-
-    def to_dask(self, index: int = 0) -> Any:
-        """Level ``index`` as a lazy dask array with one dask chunk per Zarr chunk."""
-        import dask.array as da
-
-        return da.from_zarr(self.level(index))
 
     def open_labels(self, name: str | None = None, strict: bool = False) -> OmeImage:
         """The label image ``labels/<name>`` (the first one by default) as an :class:`OmeImage`.

@@ -538,7 +538,7 @@ def write_labels(
     --------
     >>> from helpers import open_image
     >>> image = open_image("nuclei")  # doctest: +SKIP
-    >>> truth = image.open_labels().to_dask()[0]  # doctest: +SKIP
+    >>> truth = image.open_labels().level(0)[0]  # doctest: +SKIP
     >>> write_labels(truth, "s3://course-scratch/me/labels.zarr", image)  # doctest: +SKIP
     's3://course-scratch/me/labels.zarr'
     """

@@ -14,9 +14,10 @@ import pytest
 from binder_session import BackgroundSession
 
 from course_tools import REPO_ROOT
+from course_tools.cloud.launch import start_cloud
 from course_tools.samples import build_samples
 from helpers.catalog import remote_available
-from helpers.cloud import Cloud, start_cloud
+from helpers.cloud import Cloud
 
 
 @pytest.fixture(scope="session")

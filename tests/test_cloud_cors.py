@@ -21,7 +21,8 @@ from urllib.parse import urlparse
 import pytest
 
 from course_tools.cloud.cors import ALLOWED_HEADERS, EXPOSED_HEADERS
-from helpers.cloud import Cloud, start_cloud
+from course_tools.cloud.launch import start_cloud
+from helpers.cloud import Cloud
 
 STORE = "tiny.zarr"
 BLOB = f"{STORE}/0/c/0/0"

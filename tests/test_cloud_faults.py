@@ -18,7 +18,8 @@ import pytest
 from course_tools import REPO_ROOT
 from course_tools.cloud.faults import KINDS as FAULT_KINDS
 from course_tools.cloud.faults import FaultSet, make_fault, parse_fault_spec
-from helpers.cloud import Cloud, start_cloud
+from course_tools.cloud.launch import start_cloud
+from helpers.cloud import Cloud
 
 BODY = os.urandom(100_000)
 KEY = "img.zarr/0/0/0"

@@ -14,7 +14,8 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from helpers.cloud import Cloud, start_cloud
+from course_tools.cloud.launch import start_cloud
+from helpers.cloud import Cloud
 
 KEYS = [
     "a.zarr/zarr.json",

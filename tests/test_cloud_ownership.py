@@ -86,7 +86,7 @@ def serve_processes() -> list[psutil.Process]:
 
 
 START_PRIVATE = (
-    "from helpers.cloud import start_cloud\n"
+    "from course_tools.cloud.launch import start_cloud\n"
     "import pathlib, tempfile, time\n"
     "cloud = start_cloud(latency_ms=0, data=pathlib.Path(tempfile.mkdtemp()))\n"
     "print(cloud.process.pid, flush=True)\n"

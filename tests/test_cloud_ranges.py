@@ -24,7 +24,8 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from helpers.cloud import Cloud, CloudStatus, start_cloud
+from course_tools.cloud.launch import start_cloud
+from helpers.cloud import Cloud, CloudStatus
 
 SIZE = 1_000_000
 BODY = np.random.default_rng(10).bytes(SIZE)

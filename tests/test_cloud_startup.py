@@ -9,9 +9,9 @@ import time
 import pytest
 
 import helpers.cloud as client
-from course_tools.cloud import serve
+from course_tools.cloud import launch, serve
+from course_tools.cloud.launch import read_announcement
 from helpers.cloud import CloudError as StartupError
-from helpers.cloud import read_announcement
 
 
 def child(code: str) -> subprocess.Popen[bytes]:
@@ -45,13 +45,34 @@ def test_a_child_that_exits_early_is_reported_with_its_code() -> None:
 
 def test_start_cloud_fails_within_its_deadline_when_the_server_hangs(monkeypatch) -> None:
     hang = [sys.executable, "-c", "import time; time.sleep(60)"]
-    monkeypatch.setattr(client, "START_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(launch, "START_TIMEOUT_S", 1.0)
     real_popen = subprocess.Popen
-    monkeypatch.setattr(client.subprocess, "Popen", lambda cmd, **kw: real_popen(hang, **kw))
+    monkeypatch.setattr(launch.subprocess, "Popen", lambda cmd, **kw: real_popen(hang, **kw))
     start = time.monotonic()
     with pytest.raises(client.CloudError, match="did not start within 1 s"):
-        client.start_cloud()
+        launch.start_cloud()
     assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("import time; time.sleep(60)", "did not start within 1 s"),
+        ("raise SystemExit(3)", "exited with code 3"),
+    ],
+)
+def test_the_session_cloud_fails_within_its_deadline(monkeypatch, tmp_path, code, message) -> None:
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv(client.ENDPOINT_ENV, raising=False)
+    monkeypatch.setattr(client, "START_TIMEOUT_S", 1.0)
+    real_popen = subprocess.Popen
+    fake = [sys.executable, "-c", code]
+    monkeypatch.setattr(client.subprocess, "Popen", lambda cmd, **kw: real_popen(fake, **kw))
+    start = time.monotonic()
+    with pytest.raises(client.CloudError, match=message) as caught:
+        client.ensure_cloud(verbose=False)
+    assert time.monotonic() - start < 5
+    assert str(tmp_path / "cloud.log") in str(caught.value)  # where to look
 
 
 def test_backend_start_fails_within_its_deadline_when_moto_hangs(monkeypatch, tmp_path) -> None:

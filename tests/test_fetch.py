@@ -17,9 +17,10 @@ import pytest
 import zarr
 from fault_server import TRANSIENT, FaultServer, closed_port, running
 
+from course_tools.cloud.launch import start_cloud
 from helpers import fetch
 from helpers.chunks import chunk_keys
-from helpers.cloud import Cloud, start_cloud
+from helpers.cloud import Cloud
 from helpers.fetch import (
     DEFAULT_RETRY,
     NO_RETRY,

@@ -20,8 +20,9 @@ from zarr.abc.store import RangeByteRequest, SuffixByteRequest
 from zarr.codecs import BytesCodec, ShardingCodec, ZstdCodec
 from zarr.storage import MemoryStore, WrapperStore
 
+from course_tools.cloud.launch import start_cloud
 from helpers.chunks import chunk_urls, normalize_region
-from helpers.cloud import Cloud, start_cloud
+from helpers.cloud import Cloud
 from helpers.fetch import (
     NO_RETRY,
     ByteRange,

@@ -13,9 +13,9 @@ import pytest
 import zarr
 from fault_server import PERMANENT, TRANSIENT, FaultServer, running, write_image
 
+from course_tools.cloud.launch import start_cloud
 from helpers._compat import array_store
 from helpers.catalog import is_course_location, open_image
-from helpers.cloud import start_cloud
 from helpers.fetch import FetchError, PermanentError, RetryableError, RetryPolicy
 from helpers.reliable import MissingChunkError, ReliableStore, classify_fault, missing_chunks
 from helpers.storage import parse_location

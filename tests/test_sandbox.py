@@ -54,7 +54,7 @@ def inside(sandbox: Sandbox, code: str) -> subprocess.Popen[str]:
 
 
 CLOUD = (
-    "from helpers.cloud import start_cloud\n"
+    "from course_tools.cloud.launch import start_cloud\n"
     "import pathlib, tempfile, time\n"
     "cloud = start_cloud(latency_ms=0, data=pathlib.Path(tempfile.mkdtemp()))\n"
     "print(cloud.endpoint, flush=True)\n"

@@ -28,7 +28,8 @@ import zarr
 from zarr.abc.store import Store
 
 from course_tools.bench.strategies import BenchTarget, target_for_array
-from helpers.cloud import DEFAULT_LATENCY_MS, Cloud, CloudError, cloud_status, start_cloud
+from course_tools.cloud.launch import start_cloud
+from helpers.cloud import DEFAULT_LATENCY_MS, Cloud, CloudError, cloud_status
 from helpers.storage import close_filesystem, s3_filesystem
 
 __all__ = ["CHUNK_BYTES", "bench_array_path", "bench_target", "write_bench_array"]

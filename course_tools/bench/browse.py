@@ -105,8 +105,9 @@ def _bench_image(
     endpoint: str | None, latency_ms: float, dataset: str
 ) -> Iterator[tuple[OmeImage, float, Cloud | None]]:
     """``(image, latency_s, private_cloud_or_None)``: on ``endpoint``, or on a private cloud."""
+    from course_tools.cloud.launch import start_cloud
     from helpers.catalog import lookup, open_image
-    from helpers.cloud import PUBLIC_BUCKET, cloud_status, start_cloud
+    from helpers.cloud import PUBLIC_BUCKET, cloud_status
 
     entry = lookup(dataset)
     if entry.local_path is None:

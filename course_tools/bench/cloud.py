@@ -34,7 +34,8 @@ import aiohttp
 from course_tools.bench.targets import CLOUD_BIG_GET_ROUNDS, cloud_latency_range
 from course_tools.cli import positive_arg
 from course_tools.cloud.conditions import add_condition_arguments
-from helpers.cloud import SCRATCH_BUCKET, CloudError, cloud_status, start_cloud
+from course_tools.cloud.launch import start_cloud
+from helpers.cloud import SCRATCH_BUCKET, CloudError, cloud_status
 from helpers.storage import MAX_CONNECTIONS
 
 PROG = "python -m course_tools bench cloud"

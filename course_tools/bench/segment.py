@@ -25,6 +25,7 @@ import zarr
 
 from course_tools.bench.targets import SEGMENT_RATIO
 from course_tools.cli import concurrency_arg, count_arg, non_negative_arg, positive_arg
+from course_tools.cloud.launch import start_cloud
 from course_tools.cluster import (
     cluster_client,
     compute_limit,
@@ -36,7 +37,7 @@ from course_tools.cluster import (
 from course_tools.config import MAX_WORKERS
 from course_tools.limits import Limits, Run
 from helpers.catalog import open_image, samples_dir
-from helpers.cloud import DEFAULT_LATENCY_MS, Cloud, start_cloud
+from helpers.cloud import DEFAULT_LATENCY_MS, Cloud
 from helpers.image import OmeImage
 from helpers.segment import PLANES_PER_TASK, channel_selection, compute_threshold, segment_in_memory
 from helpers.storage import MAX_CONNECTIONS

@@ -186,9 +186,10 @@ def _read_tour(
 def _images(
     endpoint: str | None, latency_ms: float
 ) -> Iterator[tuple[dict[str, OmeImage], float, Cloud | None]]:
+    from course_tools.cloud.launch import start_cloud
     from course_tools.samples import build_samples
     from helpers.catalog import lookup, open_image
-    from helpers.cloud import PUBLIC_BUCKET, cloud_status, start_cloud
+    from helpers.cloud import PUBLIC_BUCKET, cloud_status
 
     data = build_samples(progress=False)
     urls = {k: f"s3://{PUBLIC_BUCKET}/{lookup(k).local_path}" for k in (SHARDED, UNSHARDED)}

@@ -18,16 +18,10 @@ import psutil
 
 from course_tools.cloud.conditions import NetworkConditions
 from course_tools.cloud.faults import ActiveFault
+from course_tools.cloud.launch import read_announcement
 from course_tools.cloud.proxy import LatencyProxy
 from course_tools.config import BACKEND_START_TIMEOUT_S, OWNER_POLL_S
-from helpers.cloud import (
-    PUBLIC_BUCKET,
-    SCRATCH_BUCKET,
-    CloudError,
-    process_alive,
-    read_announcement,
-    state_file,
-)
+from helpers.cloud import PUBLIC_BUCKET, SCRATCH_BUCKET, CloudError, process_alive, state_file
 
 __all__ = ["LOOPBACK", "check_port", "serve", "start_backend"]
 

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from course_tools.cloud.launch import start_cloud
 from course_tools.faults.cases import FaultCase, SuiteSettings, fault_cases
 from course_tools.faults.readers import (
     PATH_NAMES,
@@ -37,7 +38,7 @@ from course_tools.faults.readers import (
 )
 from course_tools.faults.watchdog import watched
 from helpers.catalog import samples_dir
-from helpers.cloud import Cloud, start_cloud
+from helpers.cloud import Cloud
 
 __all__ = [
     "OUTCOMES",

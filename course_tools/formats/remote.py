@@ -34,17 +34,11 @@ from typing import Any
 
 import aiohttp
 
+from course_tools.cloud.launch import start_cloud
 from course_tools.config import FORMATS_PROBE_BYTES
 from course_tools.formats.build import FILE_NAMES, STAMP_NAME, FormatFiles
 from course_tools.formats.spec import FormatSpec
-from helpers.cloud import (
-    CONTROL_TIMEOUT_S,
-    DEFAULT_LATENCY_MS,
-    Cloud,
-    CloudError,
-    cloud_status,
-    start_cloud,
-)
+from helpers.cloud import CONTROL_TIMEOUT_S, DEFAULT_LATENCY_MS, Cloud, CloudError, cloud_status
 from helpers.storage import MAX_CONNECTIONS
 
 __all__ = [

@@ -30,6 +30,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from course_tools.viewers.ngstate import channel_windows, default_z
 from course_tools.viewers.readout import error_html, readout_html
 from helpers.browse import (
     View,
@@ -42,7 +43,7 @@ from helpers.browse import (
     unit_symbol,
 )
 from helpers.chunks import chunk_region
-from helpers.image import OmeImage, channel_windows, default_z
+from helpers.image import OmeImage
 
 __all__ = ["Browser", "browse"]
 

@@ -39,11 +39,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 from course_tools.config import NEUROGLANCER_FIT_PX
-from helpers.image import channel_names, channel_windows, default_z
+from helpers.image import channel_names
 
 __all__ = [
     "FIT_SCREEN_PX",
     "LayerPlan",
+    "channel_windows",
+    "default_z",
     "ViewPlan",
     "layer_shader",
     "neuroglancer_source",
@@ -129,6 +131,17 @@ class ViewPlan:
     display_dimensions: tuple[str, ...]
     position: tuple[float, ...]
     cross_section_scale: float
+
+
+def channel_windows(ome: Mapping[str, Any]) -> list[dict[str, float]]:
+    """Each channel's display window (``min``, ``max``, ``start``, ``end``) from ``omero``, if any."""
+    return [dict(c.get("window", {})) for c in ome.get("omero", {}).get("channels", [])]
+
+
+def default_z(ome: Mapping[str, Any]) -> int | None:
+    """The plane a viewer should show first (``omero.rdefs.defaultZ``), if the metadata says."""
+    value = ome.get("omero", {}).get("rdefs", {}).get("defaultZ")
+    return None if value is None else int(value)
 
 
 def neuroglancer_source(url: str, zarr_format: int) -> str:
