@@ -19,7 +19,7 @@ LOCK := requirements/lock.txt
 UV_VERSION := 0.13.9
 UV_COMPILE := $(VENV)/bin/uv pip compile --python-platform linux --python-version 3.11 --quiet
 
-.PHONY: help setup lock data cloud lab test lint browser site-tools napari check bench benchmarks book clean distclean
+.PHONY: help setup lock data cloud lab test lint browser site-tools napari check bench benchmarks book outdated clean distclean
 
 help:
 	@echo "make lab      set up, start the local cloud and JupyterLab on notebooks/"
@@ -32,6 +32,7 @@ help:
 	@echo "make benchmarks  all speed figures: cloud, download, browse, segment (python -m course_tools bench ...)"
 	@echo "make book     build the course as a static HTML site in build/site/ (offline; Sphinx, myst-nb)"
 	@echo "make site-tools  install mermaid-cli (npm) for the site's diagrams, and chromium"
+	@echo "make outdated  the locked packages with a newer release on PyPI for Python 3.11 (needs the network)"
 	@echo "make lock     regenerate requirements/lock.txt and the conda environment files from pyproject.toml"
 	@echo "make clean    remove generated data and test artifacts (distclean: also .venv)"
 
@@ -51,11 +52,18 @@ setup: $(INSTALLED)
 
 # Resolve pyproject.toml's pins and their dependencies into the lock (all extras),
 # then write the runtime part into environment.yml and binder/environment.yml. Needs PyPI (not the tests).
+# uv keeps the lock's versions of the packages pyproject.toml does not pin (the transitive ones) while they
+# still fit; `make lock UPGRADE=1` moves them too, to the newest that fit (see `make outdated`).
 lock:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==$(UV_VERSION)
-	$(UV_COMPILE) pyproject.toml requirements/tools.in --all-extras --custom-compile-command "make lock" -o $(LOCK)
+	$(UV_COMPILE) pyproject.toml requirements/tools.in --all-extras $(if $(UPGRADE),--upgrade) --custom-compile-command "make lock" -o $(LOCK)
 	$(UV_COMPILE) pyproject.toml -c $(LOCK) --no-header --no-annotate | $(PY) requirements/conda_envs.py
+
+# What `make lock` would move if pyproject.toml's pins were raised: every locked package whose PyPI has a
+# newer final release for Python 3.11 (and, apart, the newer ones that need a newer Python). Needs PyPI.
+outdated: setup
+	$(PY) -m course_tools outdated
 
 data: setup
 	$(PY) -m course_tools samples build

@@ -26,6 +26,10 @@ COMMANDS = {
     "quiz": ("course_tools.quiz.cli", "the assessment: write its page, check an answer"),
     "site": ("course_tools.site", "build the course as a static site"),
     "binder": ("course_tools.binder", "run every notebook as one Binder-shaped session, measured"),
+    "outdated": (
+        "course_tools.outdated",
+        "the locked packages with a newer release on PyPI for Python 3.11 (needs the network)",
+    ),
 }
 USAGE = "usage: python -m course_tools COMMAND [--help]\n\ncommands:\n" + "\n".join(
     f"  {name:<9} {text}" for name, (_, text) in COMMANDS.items()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import platform
-import re
 from dataclasses import dataclass
 from importlib import metadata
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 __all__ = ["DISTRIBUTION", "PackageCheck", "check_environment", "pinned_requirements"]
 
@@ -13,14 +15,26 @@ DISTRIBUTION = "remote-bigimage-course"
 
 
 def pinned_requirements() -> dict[str, str]:
-    """Package name -> pinned version, read from the installed course package's metadata."""
+    """Package name -> pinned version, read from the installed course package's metadata.
+
+    The runtime requirements pinned with ``==`` (``moto[server]==5.2.6`` gives ``moto``), under
+    their canonical names (PEP 503: ``ome-zarr-models``); those that only an extra (``napari``,
+    ``site``, ``test``) or another platform needs are left out.
+
+    Examples
+    --------
+    >>> pins = pinned_requirements()
+    >>> pins["zarr"] == metadata.version("zarr")
+    True
+    """
     pins = {}
-    for requirement in metadata.requires(DISTRIBUTION) or []:
-        if "extra ==" in requirement:
+    for text in metadata.requires(DISTRIBUTION) or []:
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
             continue
-        match = re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*==\s*([^;\s]+)", requirement)
-        if match:
-            pins[match.group(1).lower()] = match.group(2)
+        exact = [spec.version for spec in requirement.specifier if spec.operator == "=="]
+        if len(exact) == 1:
+            pins[canonicalize_name(requirement.name)] = exact[0]
     return pins
 
 
