@@ -168,3 +168,51 @@ def test_lessons_never_import_the_benchmarks() -> None:
         assert not re.search(r"course_tools\.bench|from course_tools import bench", code), (
             notebook.name
         )
+
+
+# --- a library a learner can read in an afternoon ----------------------------------------------------
+MAX_MODULES = 15
+MAX_LINES = 5_000
+MAX_FUNCTION_CODE_LINES = 40
+
+
+def code_lines(node: ast.AST, source: list[str]) -> int:
+    """Lines of a function that hold code: its docstring, blank lines and comments left out."""
+    body = list(getattr(node, "body", []))
+    first = body[0] if body else None
+    docstring = (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    )
+    skip = set(range(first.lineno, first.end_lineno + 1)) if docstring and first else set()
+    lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
+    return sum(
+        1
+        for n in lines
+        if n not in skip and source[n - 1].strip() and not source[n - 1].strip().startswith("#")
+    )
+
+
+def test_helpers_is_a_small_flat_library() -> None:
+    lines = {path.name: len(path.read_text().splitlines()) for path in MODULES}
+    assert all(path.parent == PACKAGE for path in MODULES), "helpers/ is flat: no subpackages"
+    assert len(MODULES) <= MAX_MODULES, sorted(lines)
+    assert sum(lines.values()) <= MAX_LINES, f"{sum(lines.values())} lines: {lines}"
+
+
+def test_no_learner_function_is_longer_than_a_screen() -> None:
+    long = []
+    for path in MODULES:
+        source = path.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(source))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if (count := code_lines(node, source)) > MAX_FUNCTION_CODE_LINES:
+                    long.append(f"{path.name}:{node.lineno} {node.name} ({count} lines)")
+    assert not long, long
+
+
+def test_import_helpers_loads_neither_aiohttp_nor_dask() -> None:
+    loaded = loaded_after("import helpers; helpers.__all__")
+    heavy = [m for m in loaded if m.split(".")[0] in ("aiohttp", "dask", "distributed")]
+    assert not heavy, heavy

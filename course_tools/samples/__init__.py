@@ -69,7 +69,7 @@ from course_tools.samples.build import (
 )
 from course_tools.samples.cli import main
 from course_tools.samples.lightsheet import lightsheet_volume, write_lightsheet
-from course_tools.samples.nuclei import nuclei_volume, write_nuclei_v04, write_nuclei_v05
+from course_tools.samples.nuclei import nuclei_volume, write_nuclei
 from course_tools.samples.pyramid import downsample_mean, downsample_nearest, pyramid
 from course_tools.samples.tissue import tissue_channels, write_tissue
 
@@ -93,7 +93,6 @@ __all__ = [
     "store_stats",
     "tissue_channels",
     "write_lightsheet",
-    "write_nuclei_v04",
-    "write_nuclei_v05",
+    "write_nuclei",
     "write_tissue",
 ]

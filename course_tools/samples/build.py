@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from course_tools import ngff
 from course_tools.samples.lightsheet import lightsheet_volume, write_lightsheet
-from course_tools.samples.nuclei import nuclei_volume, write_nuclei_v04, write_nuclei_v05
+from course_tools.samples.nuclei import nuclei_volume, write_nuclei
 from course_tools.samples.tissue import CHANNELS_TISSUE, write_tissue
 from helpers.catalog import CATALOG, remote_url, samples_dir
 
@@ -282,9 +282,9 @@ def _write_all(tmp: Path, progress: bool) -> None:
         bar.set_postfix_str("rendering nuclei")
         image, labels = nuclei_volume()
         bar.update()
-        for key, write in (("nuclei", write_nuclei_v04), ("nuclei_v05", write_nuclei_v05)):
+        for key, version in (("nuclei", "0.4"), ("nuclei_v05", "0.5")):
             bar.set_postfix_str("writing " + DATASETS[key].path)
-            write(tmp / DATASETS[key].path, image, labels, _course(key))
+            write_nuclei(tmp / DATASETS[key].path, image, labels, _course(key), version)
             bar.update()
         del image, labels
         bar.set_postfix_str("rendering tissue")

@@ -3,8 +3,7 @@
 It imitates the IDR teaching image idr0062A/6001240.zarr: axes c/z/y/x, LaminB1 (a thin bright
 shell at each nuclear boundary) and DAPI (the textured nucleus interior), plus a ground-truth label
 image with one value per nucleus. The same pixels are written twice: OME-NGFF 0.4 on Zarr v2 with
-one chunk per plane (:func:`write_nuclei_v04`) and OME-NGFF 0.5 on Zarr v3 with 256 x 256 chunks
-(:func:`write_nuclei_v05`). Everything is seeded: the same seed gives the same bytes.
+one chunk per plane, and OME-NGFF 0.5 on Zarr v3 with 256 x 256 chunks (:func:`write_nuclei`). Everything is seeded: the same seed gives the same bytes.
 
 Examples
 --------
@@ -47,8 +46,7 @@ __all__ = [
     "Nucleus",
     "nuclei_volume",
     "place_nuclei",
-    "write_nuclei_v04",
-    "write_nuclei_v05",
+    "write_nuclei",
 ]
 
 logger = logging.getLogger(__name__)
@@ -85,6 +83,10 @@ TOUCHING = 0.95
 TISSUE_Z = (3, 222)
 """Planes [start, stop) the tissue fills: the stack goes a little past it, as real stacks do (the
 last 14 planes hold no nucleus, so a label image written in chunks of 32 planes skips its last)."""
+
+
+STORE_NAMES = {"0.4": "6001240.zarr", "0.5": "6001240_labels.zarr"}
+"""The name each version's multiscale carries, as in the IDR."""
 
 
 def _random_nucleus(rng: np.random.Generator) -> Nucleus:
@@ -322,10 +324,13 @@ def _write_nuclei(
     logger.info("wrote OME-NGFF %s store %s", version, path)
 
 
-def write_nuclei_v04(
-    path: Path, image: np.ndarray, labels: np.ndarray, course: dict[str, Any]
+def write_nuclei(
+    path: Path, image: np.ndarray, labels: np.ndarray, course: dict[str, Any], version: str
 ) -> None:
-    """Write the nuclei as OME-NGFF 0.4 / Zarr v2, one chunk per plane, labels at ``labels/0``.
+    """Write the nuclei with their labels at ``labels/0``, as OME-NGFF ``version``.
+
+    ``"0.4"``: Zarr v2, one chunk per plane (named ``6001240.zarr``, as in the IDR); ``"0.5"``:
+    Zarr v3, (1, 1, 256, 256) chunks (named ``6001240_labels.zarr``).
 
     Parameters
     ----------
@@ -335,22 +340,9 @@ def write_nuclei_v04(
         Level 0 of the image (c, z, y, x) and of the labels (z, y, x), from :func:`nuclei_volume`.
     course : dict
         The root group's ``"course"`` attribute (see :func:`course_tools.samples.course_attrs`).
+    version : {"0.4", "0.5"}
+        The OME-NGFF version to write.
     """
-    _write_nuclei(path, image, labels, course, "6001240.zarr", "0.4")
-
-
-def write_nuclei_v05(
-    path: Path, image: np.ndarray, labels: np.ndarray, course: dict[str, Any]
-) -> None:
-    """Write the nuclei as OME-NGFF 0.5 / Zarr v3, (1, 1, 256, 256) chunks, labels at ``labels/0``.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        Folder of the store (replaced if it exists).
-    image, labels : numpy.ndarray
-        Level 0 of the image (c, z, y, x) and of the labels (z, y, x), from :func:`nuclei_volume`.
-    course : dict
-        The root group's ``"course"`` attribute (see :func:`course_tools.samples.course_attrs`).
-    """
-    _write_nuclei(path, image, labels, course, "6001240_labels.zarr", "0.5")
+    if version not in STORE_NAMES:
+        raise ValueError(f"unknown OME-NGFF version {version!r}: use one of {sorted(STORE_NAMES)}")
+    _write_nuclei(path, image, labels, course, STORE_NAMES[version], version)
