@@ -11,6 +11,7 @@ it over HTTP (its ``/_cloud/...`` control paths)::
     cloud.set_conditions(latency_ms=50)    # a faster network for a while
     with cloud.fault("slowdown", rate=0.5, seed=1):   # half the chunk GETs answer 503 SlowDown
         ...
+    cloud.storage_options(WRITER_KEY)      # s3fs options signing for the private bucket
 
 There is one cloud per session. The first notebook that needs it starts it and records it in
 ``data/cloud.json``; the others use that one, however slowly it answers. It belongs to the Jupyter
@@ -42,8 +43,12 @@ from .session import memory_warning
 
 __all__ = [
     "ENDPOINT_ENV",
+    "PRIVATE_BUCKET",
+    "PRIVATE_REGION",
     "PUBLIC_BUCKET",
+    "READER_KEY",
     "SCRATCH_BUCKET",
+    "WRITER_KEY",
     "Cloud",
     "CloudError",
     "CloudStatus",
@@ -61,6 +66,15 @@ PUBLIC_BUCKET = "course-data"
 """Anonymous, read-only bucket holding the sample OME-Zarr datasets."""
 SCRATCH_BUCKET = "course-scratch"
 """Anonymous, writable bucket for learners' results."""
+PRIVATE_BUCKET = "course-private"
+"""Bucket for signed requests only (AWS Signature V4 with a key pair below); it starts empty."""
+READER_KEY = ("course-reader", "course-reader-secret")
+"""(access key, secret) that may read and list the private bucket. Course constants, not secrets:
+the cloud only listens on 127.0.0.1, so they teach signing without guarding anything."""
+WRITER_KEY = ("course-writer", "course-writer-secret")
+"""(access key, secret) that may also write and delete in the private bucket (course constants)."""
+PRIVATE_REGION = "us-east-1"
+"""Region the key pairs sign for."""
 ENDPOINT_ENV = "COURSE_ENDPOINT"
 """Environment variable naming a running cloud explicitly (the test suite sets it)."""
 DEFAULT_LATENCY_MS = 100.0
@@ -141,6 +155,7 @@ class CloudStatus:
     max_in_flight: int
     range_requests: int = 0
     range_bytes: int = 0
+    private_bucket: str = PRIVATE_BUCKET
     refused: dict[str, int] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
 
@@ -188,6 +203,7 @@ class Cloud:
     public_bucket: str = PUBLIC_BUCKET
     scratch_bucket: str = SCRATCH_BUCKET
     process: subprocess.Popen | None = field(default=None, repr=False)
+    private_bucket: str = PRIVATE_BUCKET
 
     def url(self, key: str = "", bucket: str | None = None) -> str:
         """Plain HTTP (path-style) URL of an object, e.g. ``http://127.0.0.1:PORT/course-data/KEY``."""
@@ -196,6 +212,17 @@ class Cloud:
     def s3_url(self, key: str = "", bucket: str | None = None) -> str:
         """``s3://BUCKET/KEY`` form of an object (use with ``endpoint_url=cloud.endpoint``)."""
         return f"s3://{bucket or self.public_bucket}/{key}".rstrip("/")
+
+    def storage_options(self, key: tuple[str, str] = READER_KEY) -> dict[str, Any]:
+        """s3fs's ``storage_options`` signing with ``key`` (for the private bucket), e.g. for zarr.
+
+        Examples
+        --------
+        >>> Cloud("http://127.0.0.1:9000").storage_options(WRITER_KEY)["key"]
+        'course-writer'
+        """
+        where = {"endpoint_url": self.endpoint, "region_name": PRIVATE_REGION}
+        return {"key": key[0], "secret": key[1], "client_kwargs": where}
 
     def status(self) -> CloudStatus:
         """Current settings and counters (see :class:`CloudStatus`)."""

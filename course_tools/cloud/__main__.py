@@ -1,7 +1,8 @@
 """The local cloud's server process: ``python -m course_tools.cloud [--port P] [--data DIR] ...``.
 
 Learners type ``python -m course_tools cloud serve`` (same options), which becomes this process; notebooks
-start it through :func:`course_tools.cloud.launch.start_cloud`. It prints ``ENDPOINT``, ``BUCKET``, ``SCRATCH``,
+start it through :func:`helpers.cloud.ensure_cloud` (the tools through
+:func:`course_tools.cloud.launch.start_cloud`). It prints ``ENDPOINT``, ``BUCKET``, ``SCRATCH``, ``PRIVATE``,
 ``SERVING`` and ``READY`` lines, then serves until Ctrl-C, SIGTERM, or the end of the process it
 belongs to (``--owner-pid``, default: the one that started it).
 

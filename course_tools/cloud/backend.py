@@ -1,8 +1,9 @@
 """The object store behind the proxy: moto's S3 server, run as a subprocess.
 
-``python -m course_tools.cloud.backend --port P --data DIR --public B --scratch S`` starts moto's server on
-127.0.0.1, creates the public (anonymous read) and scratch (anonymous read/write) buckets and prints
-``READY <port> <objects> <bytes> <secret>``. moto holds only what is written (the scratch bucket); the
+``python -m course_tools.cloud.backend --port P --data DIR --public B --scratch S [--private V]`` starts
+moto's server on 127.0.0.1, creates the public (anonymous read) and scratch (anonymous read/write)
+buckets, and the private one, empty (the proxy checks its requests' signatures: ``auth.py``), and prints
+``READY <port> <objects> <bytes> <secret>``. moto holds only what is written (the scratch and private buckets); the
 public bucket's reads are answered from the OME-Zarr stores under DIR on disk
 (``DIR/a/b.zarr/...`` is ``s3://B/a/b.zarr/...``; see ``folder.py``), so the cloud starts at once and
 its memory does not grow with the samples.
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--public", required=True)
     parser.add_argument("--scratch", required=True)
+    parser.add_argument("--private", default="")
     args = parser.parse_args(argv)
 
     from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -140,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     backend.put_bucket_policy(args.public, bucket_policy(args.public, READ_ACTIONS).encode())
     backend.create_bucket(args.scratch, "us-east-1")
     backend.put_bucket_policy(args.scratch, bucket_policy(args.scratch, WRITE_ACTIONS).encode())
+    if args.private:
+        backend.create_bucket(args.private, "us-east-1")  # no policy: the proxy lets signed ones in
     objects, nbytes = count_objects(args.data)
     print(f"READY {server.server_port} {objects} {nbytes} {secret}", flush=True)
     while True:

@@ -75,8 +75,9 @@ ALLOWED_HEADERS = (
     "X-Amz-Content-Sha256",
     "X-Amz-Date",
     "X-Amz-User-Agent",
+    "Authorization",
 )
-"""Request headers a page may send (what readers of Zarr send, plus an anonymous S3 client's)."""
+"""Request headers a page may send (what readers of Zarr send, plus an S3 client's, signed too)."""
 PREFLIGHT_MAX_AGE_S = CORS_MAX_AGE_S
 """How long a browser may reuse a preflight's answer (Chromium caps it at 2 h, per URL)."""
 MAX_ANNOUNCED = 32

@@ -5,12 +5,16 @@ resolves it, and forwards exactly the path it checked. A request is refused unle
 
 * its ``Host`` header names this endpoint (``127.0.0.1:PORT``, ``localhost:PORT``, or the address it
   was told to bind): no virtual-host-style bucket names;
-* its path is ``/`` (list buckets: GET or HEAD only) or ``/<bucket>[/<key>]`` for one of the two buckets,
-  with no ``.`` or ``..`` segment (also percent-encoded, also twice), no ``//``, no backslash, no
-  encoded slash or backslash and no control character;
-* it reads (GET, HEAD), or it writes (PUT, POST, DELETE) an object of the scratch bucket, or deletes
-  several of them (``POST /<scratch>?delete``). The public bucket refuses every other method, however it
-  is spelled; buckets themselves cannot be created, deleted or changed.
+* its path is ``/`` (list buckets: GET or HEAD only) or ``/<bucket>[/<key>]`` for one of the buckets
+  (public, scratch and, if there is one, private), with no ``.`` or ``..`` segment (also
+  percent-encoded, also twice), no ``//``, no backslash, no encoded slash or backslash and no control
+  character;
+* it reads (GET, HEAD), or it writes (PUT, POST, DELETE) an object of the scratch (or private) bucket,
+  or deletes several of them (``POST /<scratch>?delete``). The public bucket refuses every other
+  method, however it is spelled; buckets themselves cannot be created, deleted or changed.
+
+The private bucket's requests must also be signed by a course key that may make them; ``auth.py``
+checks that after these rules.
 
 Refusals are :class:`Refused` errors carrying S3's status and code (``403 AccessDenied`` or
 ``400 InvalidRequest``) and one line saying what is wrong.
@@ -79,11 +83,19 @@ def _decoded(segment: str) -> str:
 
 
 class Guard:
-    """The rules for one endpoint: its two buckets and the address clients reach it by."""
+    """The rules for one endpoint: its buckets and the address clients reach it by."""
 
-    def __init__(self, public_bucket: str, scratch_bucket: str, host: str, port: int) -> None:
+    def __init__(
+        self,
+        public_bucket: str,
+        scratch_bucket: str,
+        host: str,
+        port: int,
+        private_bucket: str = "",
+    ) -> None:
         self.public_bucket = public_bucket
         self.scratch_bucket = scratch_bucket
+        self.private_bucket = private_bucket
         self.host = host
         self.port = port
 
@@ -174,10 +186,12 @@ class Guard:
                 "encoded slashes, backslashes and control characters are not allowed in paths"
             )
         bucket = segments[0]
-        if bucket not in (self.public_bucket, self.scratch_bucket):
+        served = [b for b in (self.public_bucket, self.scratch_bucket, self.private_bucket) if b]
+        if bucket not in served:
             raise _denied(
-                f"/{bucket[:60]} is not served here: only the buckets /{self.public_bucket}/... "
-                f"and /{self.scratch_bucket}/... are"
+                f"/{bucket[:60]} is not served here: only the buckets "
+                + ", ".join(f"/{b}/..." for b in served)
+                + " are"
             )
         return Target(bucket, unquote("/".join(path[1:].split("/")[1:])))
 

@@ -8,8 +8,10 @@ of it and makes it behave like a remote object store:
   leaves (the wait overlaps with moto's own work, as a real round trip would);
 * an optional bandwidth cap is shared by all connections (one "link");
 * client connections are kept alive (HTTP/1.1), and every answer has CORS headers (``cors.py``);
-* every request passes the door rules of ``guard.py`` first (path-style paths of the two buckets, no
+* every request passes the door rules of ``guard.py`` first (path-style paths of the buckets, no
   ``..`` or encoded tricks, the public bucket read-only), on the raw path, which is forwarded unchanged;
+* requests to the private bucket (if any) must then be signed with a course key that may make them
+  (AWS Signature V4, checked by ``auth.py`` on the request as the client sent it, ``Host`` included);
 * faults (``faults.py``) strike GETs of object keys: delays, 503 SlowDown, 404, resets, truncated and
   stalled bodies, or the whole endpoint going down;
 * requests, refusals and bytes are counted, byte-range GETs (``Range`` header) and their bytes also
@@ -38,6 +40,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from course_tools.cloud import cors
+from course_tools.cloud.auth import SignatureCheck
 from course_tools.cloud.conditions import NetworkConditions
 from course_tools.cloud.faults import ActiveFault, FaultSet, make_fault
 from course_tools.cloud.guard import Guard, Refused
@@ -68,6 +71,8 @@ NOT_FORWARDED = {
     "x-http-method",
     "x-method-override",
 }
+BODY = "course_cloud.body"
+"""Where :func:`_body` keeps a request's body (the request's own per-request storage)."""
 STREAM_BLOCK = 256 * 1024
 FLUSH_BEFORE_RESET_S = 0.02
 """A reset fault waits this long after the partial body so it reaches the client before the RST."""
@@ -89,6 +94,7 @@ class LatencyProxy:
         port: int = 0,
         secret: str = "",
         faults: Iterable[ActiveFault] = (),
+        private_bucket: str = "",
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.conditions = conditions
@@ -97,7 +103,9 @@ class LatencyProxy:
         self.host = host
         self.port = port
         self.secret = secret
-        self.guard = Guard(public_bucket, scratch_bucket, host, port)
+        self.private_bucket = private_bucket
+        self.guard = Guard(public_bucket, scratch_bucket, host, port, private_bucket)
+        self.signatures = SignatureCheck(private_bucket) if private_bucket else None
         self.faults = FaultSet()
         self._initial_faults = list(faults)
         self.request_hooks: list[RequestHook] = [cors.preflight_hook(conditions)]
@@ -179,6 +187,7 @@ class LatencyProxy:
             "endpoint": self.endpoint,
             "public_bucket": self.public_bucket,
             "scratch_bucket": self.scratch_bucket,
+            "private_bucket": self.private_bucket,
             **self.conditions.as_dict(),
             "requests": sum(self.requests_by_method.values()),
             "requests_by_method": dict(self.requests_by_method),
@@ -227,6 +236,10 @@ class LatencyProxy:
             try:
                 method = cors.judged_method(request)  # a CORS preflight: the method it announces
                 target = self.guard.check(method, raw_path, request.headers.get("Host"))
+                if self.signatures is not None and target.bucket == self.private_bucket:
+                    if method == request.method:  # not a preflight: browsers send those unsigned
+                        body = await _body(request)
+                        self.signatures.check(request.method, raw_path, request.headers, body)
             except Refused as refusal:
                 self.refused[refusal.code] += 1
                 log.info("refused %s %s: %s", request.method, raw_path[:200], refusal.message)
@@ -260,9 +273,7 @@ class LatencyProxy:
         if headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
             # moto's server tries to parse such bodies as forms and stalls; S3 stores any bytes.
             headers["Content-Type"] = "application/octet-stream"
-        if request.headers.get("Expect", "").lower() == "100-continue":
-            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = await request.content.read() if request.body_exists else None  # no 1 MB cap
+        body = await _body(request)
         url = URL(self.upstream + raw_path, encoded=True)  # exactly the path the guard checked
         async with self._session.request(
             request.method, url, headers=headers, data=body, allow_redirects=False
@@ -354,6 +365,21 @@ class LatencyProxy:
         except (ValueError, TypeError) as err:
             return web.json_response({"error": str(err)}, status=400)
         return web.json_response(self.status())
+
+
+async def _body(request: web.BaseRequest) -> bytes | None:
+    """The request's body (no 1 MB cap), read once, after a ``100 Continue`` if the client asked.
+
+    The signature check reads it first (a signed body hash), the forwarding then reuses it.
+    """
+    if not request.body_exists:
+        return None
+    if BODY not in request:
+        if request.headers.get("Expect", "").lower() == "100-continue":
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request[BODY] = await request.content.read()
+    body: bytes = request[BODY]
+    return body
 
 
 def _ranged(request: web.BaseRequest) -> bool:

@@ -21,7 +21,14 @@ from course_tools.cloud.faults import ActiveFault
 from course_tools.cloud.launch import read_announcement
 from course_tools.cloud.proxy import LatencyProxy
 from course_tools.config import BACKEND_START_TIMEOUT_S, OWNER_POLL_S
-from helpers.cloud import PUBLIC_BUCKET, SCRATCH_BUCKET, CloudError, process_alive, state_file
+from helpers.cloud import (
+    PRIVATE_BUCKET,
+    PUBLIC_BUCKET,
+    SCRATCH_BUCKET,
+    CloudError,
+    process_alive,
+    state_file,
+)
 
 __all__ = ["LOOPBACK", "check_port", "serve", "start_backend"]
 
@@ -35,7 +42,7 @@ def start_backend(data: Path) -> tuple[subprocess.Popen, str, int, int, str]:
     """
     process = subprocess.Popen(
         [sys.executable, "-m", "course_tools.cloud.backend", "--data", str(data)]
-        + ["--public", PUBLIC_BUCKET, "--scratch", SCRATCH_BUCKET],
+        + ["--public", PUBLIC_BUCKET, "--scratch", SCRATCH_BUCKET, "--private", PRIVATE_BUCKET],
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
     )
@@ -53,6 +60,7 @@ def _record(endpoint: str) -> dict[str, object]:
         "endpoint": endpoint,
         "public_bucket": PUBLIC_BUCKET,
         "scratch_bucket": SCRATCH_BUCKET,
+        "private_bucket": PRIVATE_BUCKET,
         "pid": os.getpid(),
         "started": psutil.Process().create_time(),
     }
@@ -116,12 +124,13 @@ async def serve(
 ) -> None:
     """Serve until SIGINT or SIGTERM, or until the process ``owner`` ends (default: the parent).
 
-    Prints ENDPOINT, BUCKET, SCRATCH and READY lines first. Raises ``ValueError`` (one line) when
-    the proxy cannot listen on ``host:port``.
+    Prints ENDPOINT, BUCKET, SCRATCH, PRIVATE and READY lines first. Raises ``ValueError`` (one
+    line) when the proxy cannot listen on ``host:port``.
     """
     backend, upstream, objects, nbytes, secret = start_backend(data)
+    buckets = (PUBLIC_BUCKET, SCRATCH_BUCKET)
     proxy = LatencyProxy(
-        upstream, conditions, PUBLIC_BUCKET, SCRATCH_BUCKET, host, port, secret, faults
+        upstream, conditions, *buckets, host, port, secret, faults, private_bucket=PRIVATE_BUCKET
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -136,6 +145,10 @@ async def serve(
         print(f"ENDPOINT {proxy.endpoint}", flush=True)
         print(f"BUCKET {PUBLIC_BUCKET}", flush=True)
         print(f"SCRATCH {SCRATCH_BUCKET}", flush=True)
+        print(
+            f"PRIVATE {PRIVATE_BUCKET} (signed requests only: helpers.cloud.READER_KEY, WRITER_KEY)",
+            flush=True,
+        )
         cap = conditions.bandwidth_mbps
         print(
             f"SERVING {objects} objects ({nbytes / 1e6:.1f} MB) from {data}; "
