@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from course_tools._compat import cancel_leftover_tasks
 from course_tools.cloud.launch import start_cloud
 from course_tools.faults.cases import FaultCase, SuiteSettings, fault_cases
 from course_tools.faults.readers import (
@@ -220,6 +221,8 @@ def run_cell(cloud: Cloud, case: FaultCase, path: ReadPath, target: ReadTarget) 
     limit_s = settings.watchdog_s + len(target.keys) * settings.latency_ms / 1000
     with cloud.fault(case.kind, **arguments) as fault:
         run = watched(path.read, limit_s)
+        if run.finished and run.error is not None:
+            cancel_leftover_tasks()  # a failed read's other chunks: not the next cell's requests
     requests = cloud.status().requests
     if not run.finished:
         outcome, message = "hang", f"still running after {limit_s:g} s"
