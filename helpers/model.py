@@ -200,7 +200,7 @@ def plot_scaling(
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), layout="constrained")
     time_ax, speed_ax = axes
     fig = time_ax.figure
     all_c = sorted({c for series in times.values() for c in series})
@@ -242,7 +242,7 @@ def plot_scaling(
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("concurrency C (requests in flight)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=10)  # 10 pt: readable when the notebook shrinks the figure to fit
     time_ax.set_ylabel("time for all chunks (s)")
     time_ax.set_title(f"Time to fetch {n_chunks} chunks")
     speed_ax.set_ylabel("speedup over one at a time (x)")

@@ -2,8 +2,12 @@
 
 Every notebook is opened in its own fresh JupyterLab (so a fresh kernel: what Restart & Run All gives a
 learner) in Chromium, run with "Run All Cells", and checked: no cell raises, every solution cell shows
-neither its code nor its output (only the folded title), and each cell with a figure is screenshotted
-for you to look at. It prints one line per notebook with its wall time (opening included).
+neither its code nor its output (only the folded title), and nothing after a solution gives the answer
+away (the rule of tests/test_notebook_structure.py, checked on what the page shows: each discussion
+heading is collapsed, the cells under it are hidden, and the first cell after a fold is a heading). Then every output of
+every cell (text, widgets, figures, however far down a long cell) is scrolled into view and
+screenshotted whole, and so is every folded discussion, for you to look at: NN_cellCC_outK.png. It
+prints one line per notebook with its wall time (opening included).
 
 Run it from the repository after ``make test`` (or ``make setup browser data``)::
 
@@ -32,12 +36,62 @@ from browser_support import (
 )
 
 from course_tools import REPO_ROOT
+from course_tools.site.notebooks import DISCUSSION, DISCUSSION_TAG
 from helpers.cloud import ensure_cloud
 
-FIGURE_CELLS_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
-  .map((c, i) => [i, !!c.node.querySelector('.jp-OutputArea-output img')])
-  .filter(pair => pair[1]).map(pair => pair[0])"""
-SCROLL_TO_JS = "i => window.jupyterapp.shell.currentWidget.content.widgets[i].node.scrollIntoView()"
+# What the page shows of each cell: its type, tags and source, whether it is a collapsed heading or
+# hidden under one, what it shows (its text), and how many outputs it has.
+CELLS_SHOWN_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets.map(c => ({
+  type: c.model.type,
+  tags: c.model.getMetadata('tags') || [],
+  source: c.model.sharedModel.getSource(),
+  collapsed: c.headingCollapsed === true,
+  hidden: c.isHidden,
+  shown: c.isHidden ? '' : c.node.innerText.trim(),
+  outputs: c.node.querySelectorAll('.jp-OutputArea-child').length,
+}))"""
+OUTPUT_JS = """([i, k]) => {
+  const cell = window.jupyterapp.shell.currentWidget.content.widgets[i];
+  const output = cell.node.querySelectorAll('.jp-OutputArea-child')[k];
+  output.scrollIntoView({block: 'start'});
+  return output.getBoundingClientRect().height;
+}"""
+CELL_JS = "i => window.jupyterapp.shell.currentWidget.content.widgets[i].node.scrollIntoView()"
+
+
+def check_folds(cells: list[dict]) -> list[str]:
+    """Problems with what follows a solution, as the page shows it (see the module docstring)."""
+    problems = []
+    folded = [("solution" in c["tags"] or DISCUSSION_TAG in c["tags"]) for c in cells]
+    for i, cell in enumerate(cells):
+        if DISCUSSION_TAG in cell["tags"]:
+            heading = cell["source"] == DISCUSSION
+            if (heading and not cell["collapsed"]) or (not heading and not cell["hidden"]):
+                problems.append(f"cell {i + 1}: a discussion shows {cell['shown'][:80]!r}")
+        if folded[i] and i + 1 < len(cells) and not folded[i + 1]:
+            after = cells[i + 1]
+            if after["type"] != "markdown" or not after["source"].startswith("#"):
+                problems.append(f"cell {i + 2} after a solution shows {after['shown'][:80]!r}")
+    return problems
+
+
+def screenshot_outputs(page, cells: list[dict], out: Path, stem: str) -> int:
+    """Screenshot every output and every folded discussion, each whole; returns how many."""
+    shots = 0
+    cell_nodes = page.locator(".jp-Notebook .jp-Cell")
+    for i, cell in enumerate(cells):
+        if cell["source"] == DISCUSSION:  # the folded discussion, as the learner sees it
+            page.evaluate(CELL_JS, i)
+            cell_nodes.nth(i).screenshot(path=str(out / f"{stem}_cell{i + 1:02d}_fold.png"))
+            shots += 1
+        for k in range(cell["outputs"]):
+            if page.evaluate(OUTPUT_JS, [i, k]) < 1:  # an empty output (a finished progress bar)
+                continue
+            page.wait_for_timeout(150)  # let a figure or widget finish drawing
+            output = cell_nodes.nth(i).locator(".jp-OutputArea-child").nth(k)
+            output.screenshot(path=str(out / f"{stem}_cell{i + 1:02d}_out{k}.png"))
+            shots += 1
+    return shots
 
 
 def walk(notebook: Path, out: Path, endpoint: str) -> list[str]:
@@ -62,15 +116,13 @@ def walk(notebook: Path, out: Path, endpoint: str) -> list[str]:
                 check_answers_stay_hidden(page)
             except AssertionError as err:
                 problems.append(str(err).splitlines()[0])
-            figures = page.evaluate(FIGURE_CELLS_JS)
-            for k, index in enumerate(figures):
-                page.evaluate(SCROLL_TO_JS, index)
-                page.wait_for_timeout(300)
-                page.screenshot(path=str(out / f"{notebook.stem[:2]}_figure{k}.png"))
+            cells = page.evaluate(CELLS_SHOWN_JS)
+            problems += check_folds(cells)
+            shots = screenshot_outputs(page, cells, out, notebook.stem[:2])
             browser.close()
     print(
-        f"{notebook.name}: {seconds:.0f} s, {state['total']} code cells, {len(figures)} figures, "
-        + ("; ".join(problems) if problems else "solutions folded"),
+        f"{notebook.name}: {seconds:.0f} s, {state['total']} code cells, {shots} screenshots, "
+        + ("; ".join(problems) if problems else "solutions and discussions folded"),
         flush=True,
     )
     return problems

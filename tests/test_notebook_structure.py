@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from course_tools import REPO_ROOT
+from course_tools.site.notebooks import CAPTION, DISCUSSION, DISCUSSION_TAG, HEADING_COLLAPSED
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 REQUIRED_HEADINGS = [
@@ -21,10 +22,34 @@ REQUIRED_HEADINGS = [
     r"^## What.s next",
 ]
 FIGURE_CALLS = re.compile(r"plt\.show\(\)|\.savefig\(")
+# Lessons whose discussions after a solution are not folded yet (their author is on it): the
+# test is expected to fail there, and fails ("XPASS(strict)") as soon as one is fixed.
+NOT_FOLDED_YET = {
+    "05_threshold_remote_image",
+    "06_scale_out_with_dask",
+    "07_when_the_network_fails",
+    "08_shards_and_byte_ranges",
+}
 
 
 def load(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
+
+
+def tags(cell: nbformat.NotebookNode) -> list[str]:
+    return cell.metadata.get("tags", [])
+
+
+def in_fold(cell: nbformat.NotebookNode) -> bool:
+    """A solution (code) or a discussion (Markdown): folded until the learner opens it."""
+    return "solution" in tags(cell) or DISCUSSION_TAG in tags(cell)
+
+
+def folds_checked(path: Path) -> list[object]:
+    marks = []
+    if path.stem in NOT_FOLDED_YET:
+        marks.append(pytest.mark.xfail(reason="discussion not folded yet", strict=True))
+    return [pytest.param(path, id=path.stem, marks=marks)]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -68,11 +93,43 @@ def test_exercise_solutions_are_hidden_code_cells(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_every_figure_has_alt_text(path: Path) -> None:
+    """A figure's alt text is the ``*Figure:*`` cell after it; a solution's, its discussion's first."""
     cells = load(path).cells
     for i, cell in enumerate(cells):
         if cell.cell_type == "code" and FIGURE_CALLS.search(cell.source):
             following = cells[i + 1] if i + 1 < len(cells) else None
             assert following is not None and following.cell_type == "markdown", cell.source[:80]
-            assert following.source.startswith("*Figure:*"), (
-                f"no alt text after: {cell.source[:80]}"
-            )
+            if "solution" in tags(cell) and following.source == DISCUSSION:
+                following = cells[i + 2]  # the first cell under the discussion heading
+            assert following.source.startswith(CAPTION), f"no alt text after: {cell.source[:80]}"
+
+
+@pytest.mark.parametrize("path", [p for nb in NOTEBOOKS for p in folds_checked(nb)])
+def test_nothing_after_a_solution_gives_the_answer_away(path: Path) -> None:
+    """The rule for folds: what follows a solution is folded, up to the next heading.
+
+    After a solution cell come only folded cells: more solutions, or one *discussion*: the heading
+    ``DISCUSSION``, collapsed (JupyterLab's ``HEADING_COLLAPSED`` metadata, kept by Run All, which
+    unfolds a Markdown cell's hidden input), and the Markdown cells under it (with no heading of
+    level 1-4, which would end the fold), all tagged ``discussion``. The first cell after the fold
+    is a heading of level 1-3 (the next exercise, a section, the summary), or the notebook ends. So
+    no sentence, caption or output in plain sight gives an exercise's answer away.
+    tests/learner_walk.py checks the same on what a browser shows after Run All.
+    """
+    cells = load(path).cells
+    for i, cell in enumerate(cells):
+        previous = cells[i - 1] if i > 0 else None
+        following = cells[i + 1] if i + 1 < len(cells) else None
+        if DISCUSSION_TAG in tags(cell):
+            assert cell.cell_type == "markdown", f"cell {i}: a discussion is Markdown"
+            assert previous is not None and in_fold(previous), f"cell {i}: not after a solution"
+            if cell.source == DISCUSSION:
+                assert "solution" in tags(previous), f"cell {i}: a discussion follows a solution"
+                assert cell.metadata.get(HEADING_COLLAPSED) is True, f"cell {i}: not collapsed"
+                assert following is not None and DISCUSSION_TAG in tags(following), f"cell {i}"
+            else:
+                assert not re.search(r"^#{1,4} ", cell.source, re.M), f"cell {i} ends the fold"
+        if in_fold(cell) and not (following is not None and in_fold(following)):
+            assert following is None or (
+                following.cell_type == "markdown" and re.match(r"#{1,3} ", following.source)
+            ), f"cell {i + 1} follows a solution outside a fold: {following.source[:80]!r}"

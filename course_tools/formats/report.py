@@ -239,8 +239,9 @@ def format_downloads(rows: list[DownloadEstimate]) -> str:
 def plot_read_times(run: FormatsRun, ax: Any = None, title: str | None = None) -> Any:
     """Time per tile for each format and condition, log scale, like the paper's figure.
 
-    Each read is a faint dot, the median a marker joined across conditions; the paper's medians
-    are hollow markers at the conditions they compare with.
+    Each read is a faint dot, the median a large marker (one shape per format; no lines: the
+    conditions are categories, not a scale); the paper's medians are hollow markers at the
+    conditions they compare with.
 
     Returns
     -------
@@ -273,7 +274,7 @@ def plot_read_times(run: FormatsRun, ax: Any = None, title: str | None = None) -
             if paper is not None:
                 paper_x.append(x)
                 paper_y.append(paper)
-        ax.plot(xs, medians, marker=MARKERS[fmt], color=f"C{k}", label=f"{fmt} (ours)")
+        ax.plot(xs, medians, MARKERS[fmt], ls="none", color=f"C{k}", ms=8, label=f"{fmt} (ours)")
         if paper_x:
             ax.plot(
                 paper_x,
@@ -290,5 +291,5 @@ def plot_read_times(run: FormatsRun, ax: Any = None, title: str | None = None) -
     ax.set_ylabel("time to read one tile (ms, log scale)")
     ax.set_title(title or "One random tile per read: OME-Zarr, TIFF and HDF5")
     ax.grid(True, which="both", axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=9, ncol=2)
     return ax.figure

@@ -13,8 +13,10 @@ outputs, so this module does, for the widgets the course shows (hand-written, sm
   they do nothing without a kernel.
 
 Solution cells (tag ``solution``) get myst-nb's ``hide-cell`` tag, so the page folds their code and
-outputs; every image gets its caption as alt text: the text of the ``*Figure:*`` cell after it, or
-for a viewer, the readout it shows.
+outputs; a discussion after a solution (a collapsed ``DISCUSSION`` heading and the cells under it, tagged
+``discussion``) becomes one folded admonition; every image gets its caption as alt text: the text of
+the ``*Figure:*`` cell after it (for a solution's figure, the first cell under the discussion
+heading after it), or for a viewer, the readout it shows.
 
 Examples
 --------
@@ -40,11 +42,15 @@ from nbformat import NotebookNode
 
 __all__ = [
     "CAPTION",
+    "DISCUSSION",
+    "DISCUSSION_TAG",
+    "HEADING_COLLAPSED",
     "SOLUTION_HIDE",
     "SOLUTION_SHOW",
     "WIDGET_STATE",
     "WIDGET_VIEW",
     "caption_alt",
+    "fold_discussions",
     "plain_text",
     "prepare_notebook",
     "widget_outputs",
@@ -58,6 +64,14 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 """The key of the saved widget state in a notebook's metadata."""
 CAPTION = "*Figure:*"
 """How the Markdown cell after a figure starts; its text is the figure's alt text."""
+DISCUSSION = "#### Discussion (open after trying the exercise)"
+"""The heading after a solution that folds its discussion (the cells under it, up to the next
+heading). JupyterLab unfolds a Markdown cell's hidden input when Run All renders it, but it keeps a
+collapsed heading (metadata ``HEADING_COLLAPSED``) collapsed, so this fold stays closed."""
+DISCUSSION_TAG = "discussion"
+"""The tag of a discussion's heading and of the Markdown cells under it."""
+HEADING_COLLAPSED = "jp-MarkdownHeadingCollapsed"
+"""JupyterLab's cell metadata for a collapsed heading."""
 SOLUTION_SHOW = "Show the solution (try the exercise first)"
 """The label of a folded solution."""
 SOLUTION_HIDE = "Hide the solution"
@@ -154,6 +168,42 @@ def caption_alt(cell: NotebookNode | None) -> str | None:
     return plain_text(cell.source).removeprefix("Figure:").strip()
 
 
+def fold_discussions(cells: list[NotebookNode]) -> None:
+    r"""Each discussion (heading and cells under it) as one folded admonition, in place.
+
+    Examples
+    --------
+    >>> cells = [nbformat.v4.new_markdown_cell(s) for s in (DISCUSSION, "Level 2.", "## Summary")]
+    >>> for cell in cells[:2]:
+    ...     cell.metadata["tags"] = [DISCUSSION_TAG]
+    >>> fold_discussions(cells)
+    >>> print(cells[0].source)
+    `````{admonition} Discussion (open after trying the exercise)
+    :class: dropdown
+    <BLANKLINE>
+    Level 2.
+    `````
+    >>> [cell.source for cell in cells[1:]]
+    ['', '## Summary']
+    """
+    heading = None
+    body: list[str] = []
+    for cell in [*cells, None]:
+        is_discussion = cell is not None and DISCUSSION_TAG in cell.metadata.get("tags", [])
+        if heading is not None and (not is_discussion or cell.source == DISCUSSION):
+            title = DISCUSSION.lstrip("# ")
+            text = "\n\n".join(body)
+            heading.source = f"`````{{admonition}} {title}\n:class: dropdown\n\n{text}\n`````"
+            heading, body = None, []
+        if cell is None or not is_discussion:
+            continue
+        if cell.source == DISCUSSION:
+            heading = cell
+        else:
+            body.append(cell.source.strip())
+            cell.source = ""
+
+
 def _has_image(outputs: list[NotebookNode]) -> bool:
     return any(mime in o.get("data", {}) for o in outputs for mime in _IMAGES)
 
@@ -181,6 +231,8 @@ def prepare_notebook(notebook: NotebookNode, name: str) -> NotebookNode:
         if not _has_image(cell.outputs):
             continue
         following = notebook.cells[index + 1] if index + 1 < len(notebook.cells) else None
+        if following is not None and following.source == DISCUSSION:  # a solution's figure
+            following = notebook.cells[index + 2] if index + 2 < len(notebook.cells) else None
         alt = caption_alt(following)
         if alt is None and widgets:  # a viewer: its readout says what the picture shows
             readout = [
@@ -195,5 +247,6 @@ def prepare_notebook(notebook: NotebookNode, name: str) -> NotebookNode:
                 f"{CAPTION} (its alt text)"
             )
         cell.metadata.setdefault("mystnb", {})["image"] = {"alt": alt}
+    fold_discussions(notebook.cells)  # after the alt texts: they read the discussions' captions
     metadata.pop("widgets", None)  # nothing left for a widget manager to load
     return notebook
