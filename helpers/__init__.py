@@ -11,6 +11,7 @@ lesson points to: it reads like the lesson.
 - :mod:`helpers.browse` -- views of a pyramid, read chunk by chunk, counted and cached
 - :mod:`helpers.segment` -- thresholding and labelling a remote image, writing labels back
 - :mod:`helpers.shards` -- Zarr v3 shards: inner chunks read by byte range
+- :mod:`helpers.share` -- share your own image: OME-TIFF to OME-Zarr, validate, upload
 - :mod:`helpers.reliable` -- reading a store reliably; no chunk silently read as zeros
 - :mod:`helpers.storage` -- URLs, the stores and filesystems that read them
 - :mod:`helpers.cloud` -- the local cloud: find it, start it, change its network
@@ -45,6 +46,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "segment",
         "session",
         "shards",
+        "share",
         "storage",
     ],
     submod_attrs={
@@ -53,6 +55,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "model": ["ideal_speedup", "model_time_s"],
         "reliable": ["MissingChunkError", "missing_chunks"],
         "browse": ["ViewReader"],
+        "share": ["read_ome_tiff", "to_ome_zarr", "upload", "validate"],
         "chunks": ["chunk_keys", "chunk_layout", "chunk_urls"],
         "cloud": ["ensure_cloud"],
         "fetch": ["FetchError", "fetch_async", "fetch_sequential", "fetch_threads"],

@@ -1,4 +1,6 @@
-"""Command line of the sample data: ``python -m course_tools samples build|info|manifest``.
+"""Command line of the sample data: ``python -m course_tools samples build|info|manifest|microscope``.
+
+``microscope`` writes (or finds cached) the OME-TIFF z-stack of lesson 09, which ``build`` leaves out.
 
 A user error (an ``--out`` that is a file, a folder that cannot be written) is one ``error:`` line
 and exit code 2.
@@ -12,6 +14,7 @@ from pathlib import Path
 from course_tools.cli import run_cli
 from course_tools.samples.build import build_samples, print_info
 from course_tools.samples.manifest import MANIFEST, write_manifest
+from course_tools.samples.microscope import build_microscope, microscope_dir
 from helpers.catalog import samples_dir
 
 __all__ = ["main"]
@@ -24,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ----------
     argv : list of str, optional
         The arguments (default ``sys.argv[1:]``): ``build [--out DIR] [--force]`` or
-        ``info [--out DIR]`` or ``manifest [--out DIR]``.
+        ``info [--out DIR]`` or ``manifest [--out DIR]`` or ``microscope [--force]``.
 
     Returns
     -------
@@ -59,13 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     manifest.add_argument(
         "--out", type=Path, default=None, help=f"samples folder (default {samples_dir()})"
     )
+    microscope = sub.add_parser(
+        "microscope",
+        help=f"write the OME-TIFF z-stack of lesson 09 to {microscope_dir()} (cached; not in build)",
+    )
+    microscope.add_argument("--force", action="store_true", help="rewrite it even if cached")
     args = parser.parse_args(argv)
 
     def run(_: object) -> int:
-        if args.out is not None and args.out.exists() and not args.out.is_dir():
+        out = getattr(args, "out", None)
+        if out is not None and out.exists() and not out.is_dir():
             raise NotADirectoryError(f"--out {args.out} is a file: give a folder for the samples")
         if args.command == "build":
             build_samples(args.out, force=args.force)
+        elif args.command == "microscope":
+            print(build_microscope(force=args.force, progress=print))
         elif args.command == "manifest":
             print(f"wrote {write_manifest(args.out)}")
         else:

@@ -1,0 +1,258 @@
+"""Share your own image: a microscope's file, converted to OME-Zarr, checked, uploaded, opened by URL.
+
+Each step is a thin wrapper over a library that does the real work (lesson 09):
+
+- **tifffile** reads the microscope's OME-TIFF: the pixels and its OME-XML (axes, pixel sizes and
+  their unit, channel names): :func:`read_ome_tiff`;
+- **ome-zarr-py** (``ome_zarr.writer.write_image``) writes OME-NGFF 0.5 on Zarr v3: the pyramid,
+  the chunks and shards, the axes with units, the scales, the channel names (``omero``):
+  :func:`to_ome_zarr`;
+- **ome-zarr-models** checks the metadata against the OME-NGFF specification and reads it back:
+  :func:`validate`, :func:`stored_metadata`;
+- **s3fs** uploads a folder to a bucket, many files at once, with a progress bar (fsspec's
+  ``TqdmCallback``): :func:`upload`; the course's latency model says what it should cost:
+  :func:`upload_model_s`.
+
+Examples
+--------
+>>> pixels, info = read_ome_tiff(tiff_path)  # doctest: +SKIP
+>>> to_ome_zarr(pixels, info, "stack.zarr", chunks=(1, 1, 256, 256))  # doctest: +SKIP
+'stack.zarr'
+>>> validate("stack.zarr").ome_attributes.version  # doctest: +SKIP
+'0.5'
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import s3fs
+import tifffile
+import zarr
+from fsspec.callbacks import TqdmCallback
+from ome_zarr.format import FormatV05
+from ome_zarr.scale import Methods
+from ome_zarr.writer import write_image
+from ome_zarr_models.v05.image import Image
+from pydantic import ValidationError
+from tqdm.auto import tqdm
+
+from .model import model_time_s
+
+__all__ = [
+    "UNITS",
+    "ImageInfo",
+    "count_files",
+    "delete",
+    "read_ome_tiff",
+    "stored_metadata",
+    "to_ome_zarr",
+    "upload",
+    "upload_model_s",
+    "validate",
+]
+
+UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter"}
+"""OME-XML's unit symbols and their OME-NGFF names (NGFF spells units out, as UDUNITS does)."""
+COLORS = ["0000FF", "00FF00", "FF0000", "FF00FF"]
+"""Display colours of channels 0, 1, 2, 3 (hex RGB, as ``omero`` metadata wants)."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a biologist needs to know about pixels besides their values.
+
+    Attributes
+    ----------
+    axes : str
+        Axis names in order, e.g. ``"czyx"``.
+    pixel_size : dict
+        Size of one pixel along each spatial axis, e.g. ``{"z": 1.0, "y": 0.325, "x": 0.325}``.
+    units : dict
+        The unit of each spatial axis, in OME-NGFF spelling (``"micrometer"``).
+    channels : list of str
+        Channel names, e.g. ``["DAPI", "Actin"]``.
+    """
+
+    axes: str
+    pixel_size: dict[str, float]
+    units: dict[str, str]
+    channels: list[str]
+
+
+def read_ome_tiff(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
+    """Read an OME-TIFF's pixels and the metadata worth keeping (tifffile).
+
+    Examples
+    --------
+    >>> pixels, info = read_ome_tiff("stack.ome.tiff")  # doctest: +SKIP
+    >>> info.pixel_size, info.units["x"], info.channels  # doctest: +SKIP
+    ({'z': 1.0, 'y': 0.325, 'x': 0.325}, 'micrometer', ['DAPI', 'Actin'])
+    """
+    with tifffile.TiffFile(path) as tiff:
+        pixels = tiff.series[0].asarray()
+        axes = tiff.series[0].axes.lower()
+        ome = tifffile.xml2dict(tiff.ome_metadata)["OME"]
+    image = ome["Image"][0] if isinstance(ome["Image"], list) else ome["Image"]
+    meta = image["Pixels"]
+    channels = meta.get("Channel", [])
+    channels = channels if isinstance(channels, list) else [channels]
+    spatial = [a for a in axes if a in "zyx"]
+    return pixels, ImageInfo(
+        axes=axes,
+        pixel_size={a: float(meta.get(f"PhysicalSize{a.upper()}", 1.0)) for a in spatial},
+        units={a: UNITS[meta.get(f"PhysicalSize{a.upper()}Unit", "µm")] for a in spatial},
+        channels=[c.get("Name", f"channel {i}") for i, c in enumerate(channels)],
+    )
+
+
+def to_ome_zarr(
+    pixels: np.ndarray,
+    info: ImageInfo,
+    target: str | Path,
+    chunks: tuple[int, ...],
+    shards: tuple[int, ...] | None = None,
+    levels: int = 3,
+    storage_options: dict[str, Any] | None = None,
+) -> str:
+    """Write ``pixels`` as an OME-NGFF 0.5 image with ``levels`` levels (ome-zarr-py).
+
+    Each level halves y and x (mean of 2 x 2 pixels). ``target`` is a local folder or an
+    ``s3://`` URL (then ``storage_options`` says how to reach it). With ``shards``, every level
+    is stored in shards of at most that shape holding chunks of ``chunks``.
+
+    Examples
+    --------
+    >>> to_ome_zarr(pixels, info, "stack.zarr", (1, 1, 256, 256), shards=(1, 16, 256, 256))  # doctest: +SKIP
+    'stack.zarr'
+    """
+    group = zarr.open_group(str(target), mode="w", zarr_format=3, storage_options=storage_options)
+    axes = [
+        {"name": a, "type": "space", "unit": info.units[a]}
+        if a in info.pixel_size
+        else {"name": a, "type": "channel" if a == "c" else "time"}
+        for a in info.axes
+    ]
+    scales = [
+        [{"type": "scale", "scale": [_level_scale(info, a, level) for a in info.axes]}]
+        for level in range(levels)
+    ]
+    channels = [
+        {"label": name, "color": COLORS[i % len(COLORS)], "active": True}
+        for i, name in enumerate(info.channels)
+    ]
+    options: dict[str, Any] = {"chunks": chunks} | ({"shards": shards} if shards else {})
+    write_image(
+        pixels,
+        group,
+        scale_factors=[2**level for level in range(1, levels)],  # y and x only
+        method=Methods.LOCAL_MEAN,
+        fmt=FormatV05(),
+        axes=axes,
+        coordinate_transformations=scales,
+        storage_options=options,
+        metadata={"omero": {"channels": channels}},
+    )
+    return str(target)
+
+
+def _level_scale(info: ImageInfo, axis: str, level: int) -> float:
+    """The size of a pixel of ``level`` along ``axis`` (y and x double at each level)."""
+    size = info.pixel_size.get(axis, 1.0)
+    return size * 2**level if axis in "yx" else size
+
+
+def validate(target: str | Path, storage_options: dict[str, Any] | None = None) -> Image:
+    """Check an OME-NGFF 0.5 image against the specification (ome-zarr-models).
+
+    Returns the validated model; raises ``ValueError`` with a one-line message saying what is wrong.
+
+    Examples
+    --------
+    >>> validate("broken.zarr")  # doctest: +SKIP
+    ValueError: not valid OME-NGFF 0.5: multiscales.0: Value error, The length of axes does not ...
+    """
+    group = zarr.open_group(str(target), mode="r", storage_options=storage_options)
+    try:
+        return Image.from_zarr(group)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"not valid OME-NGFF 0.5: {where}: {first['msg']}") from None
+
+
+def stored_metadata(model: Image) -> ImageInfo:
+    """The pixel sizes, units and channel names a validated image holds (its level 0)."""
+    attrs = model.ome_attributes
+    multiscale = attrs.multiscales[0]
+    omero = attrs.model_dump().get("omero") or {}  # not part of the 0.5 model: kept as a dict
+    scale = multiscale.datasets[0].coordinateTransformations[0].scale
+    axes = [axis.name for axis in multiscale.axes]
+    spatial = [a for a in multiscale.axes if a.type == "space"]
+    return ImageInfo(
+        axes="".join(axes),
+        pixel_size={a.name: float(scale[axes.index(a.name)]) for a in spatial},
+        units={a.name: str(a.unit) for a in spatial},
+        channels=[channel.get("label", "") for channel in omero.get("channels", [])],
+    )
+
+
+def count_files(folder: str | Path) -> tuple[int, int]:
+    """How many files a folder holds (objects once uploaded) and their bytes, all together."""
+    files = [p for p in Path(folder).rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def upload(folder: str | Path, remote: str, fs: s3fs.S3FileSystem, batch_size: int = 32) -> float:
+    """Upload ``folder`` to ``remote`` (``bucket/key``), ``batch_size`` files at once; the seconds.
+
+    s3fs sends the PUTs ``batch_size`` at a time; the progress bar counts the files.
+
+    Examples
+    --------
+    >>> upload("stack.zarr", "course-scratch/me/stack.zarr", fs)  # doctest: +SKIP
+    3.1
+    """
+    remote = remote.removeprefix("s3://").rstrip("/")
+    n_files = count_files(folder)[0]
+    start = time.perf_counter()
+    progress = TqdmCallback(
+        {"desc": f"upload {Path(folder).name}", "unit": "file"},
+        tqdm_cls=tqdm,  # widget in Jupyter
+    )
+    fs.put(str(folder), remote, recursive=True, batch_size=batch_size, callback=progress)
+    fs.invalidate_cache()
+    assert len(fs.find(remote)) == n_files, "some files did not arrive"
+    return time.perf_counter() - start
+
+
+def upload_model_s(
+    objects: int,
+    nbytes: int,
+    concurrency: int,
+    latency_s: float,
+    bandwidth_mbps: float | None = None,
+) -> float:
+    """The course's model of an upload: ``objects / concurrency`` latencies + bytes / bandwidth.
+
+    Examples
+    --------
+    >>> upload_model_s(640, 40_000_000, 32, 0.1)
+    2.0
+    """
+    return model_time_s(objects, concurrency, latency_s, nbytes, bandwidth_mbps)
+
+
+def delete(remote: str, fs: s3fs.S3FileSystem) -> int:
+    """Delete everything under ``remote`` (``bucket/key``); how many objects were deleted."""
+    remote = remote.removeprefix("s3://").rstrip("/")
+    fs.invalidate_cache()
+    keys = fs.find(remote)
+    if keys:
+        fs.rm(keys)
+    fs.invalidate_cache()
+    return len(keys)
