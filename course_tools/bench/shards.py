@@ -10,6 +10,11 @@ ranges), the bytes, the time, and the model's prediction:
   inner chunk not read before; a cold view (an index to read) costs two round trips, a warm one one;
 - unsharded: one GET per chunk not read before, one round trip.
 
+The reader is the course's own (:mod:`helpers.shards` through the viewer), not zarr's: zarr before 3.3
+reads the inner chunks of a shard one after another, and since 3.3 asks for all ranges at once,
+coalescing nearby ones, fetched concurrently (``Store.get_ranges``). The run prints the installed zarr
+version; lesson 08 measures what that version does for one view.
+
 Targets (:mod:`course_tools.bench.targets`): every view's requests equal the model exactly; a cold view
 takes at most ``2 x latency + SHARDS_SLACK_S``, a warm one ``latency + SHARDS_SLACK_S``; the sharded
 store holds at least ``SHARDS_OBJECT_RATIO`` times fewer objects than its unsharded copy.
@@ -30,6 +35,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import zarr
 
 from course_tools.bench.targets import SHARDS_OBJECT_RATIO, SHARDS_SLACK_S
 from course_tools.cli import non_negative_arg
@@ -308,7 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = parser().parse_args(argv)
     tour = measure_shards(args.endpoint, args.latency_ms)
-    print(f"Shard tour at {tour.latency_s * 1000:.0f} ms latency")
+    print(f"Shard tour at {tour.latency_s * 1000:.0f} ms latency, read by the course's ViewReader")
+    print(
+        f"(zarr {zarr.__version__} is installed: zarr before 3.3 reads a shard's inner chunks one "
+        "after another, since 3.3 it asks for all ranges at once, coalescing nearby ones, fetched "
+        "concurrently; notebook 08 measures it)"
+    )
     print(format_tour(tour))
     ratio = tour.objects["unsharded"] / max(tour.objects["sharded"], 1)
     print(

@@ -229,9 +229,9 @@ QUESTIONS: tuple[Question, ...] = (
     FillIn(
         "shard-requests",
         "shards",
-        f"Reading a 512 x 512 tile of one plane ({_TILE_N} inner chunks of one shard) with byte "
-        "ranges takes ___ requests when the shard's index is not known yet (cold) and ___ when "
-        "it is cached (warm).",
+        f"Reading a 512 x 512 tile of one plane ({_TILE_N} inner chunks of one shard) with one "
+        "byte range per inner chunk (the course's reader; zarr before 3.3 too) takes ___ requests "
+        "when the shard's index is not known yet (cold) and ___ when it is cached (warm).",
         (_n(_COLD.requests), _n(_WARM.requests)),
         "first the index (one request), then one range per inner chunk.",
         f"cold: {len(_COLD.index_reads)} index read + {_TILE_N} ranges, in {_COLD.round_trips} "
@@ -246,7 +246,8 @@ QUESTIONS: tuple[Question, ...] = (
         f"ceil({LIGHTSHEET_SHAPE[0]} / {LIGHTSHEET_SHARD[0]}) shards along z; how many inner chunks "
         "per plane?",
         "sharding divides the number of objects (and files to copy) by the chunks per shard; "
-        "reads still fetch one range per inner chunk.",
+        "reads still fetch one range per inner chunk (zarr 3.3 and later merge nearby ranges "
+        "into fewer requests).",
     ),
     MultipleChoice(
         "shard-range",
