@@ -22,14 +22,6 @@ REQUIRED_HEADINGS = [
     r"^## What.s next",
 ]
 FIGURE_CALLS = re.compile(r"plt\.show\(\)|\.savefig\(")
-# Lessons whose discussions after a solution are not folded yet (their author is on it): the
-# test is expected to fail there, and fails ("XPASS(strict)") as soon as one is fixed.
-NOT_FOLDED_YET = {
-    "05_threshold_remote_image",
-    "06_scale_out_with_dask",
-    "07_when_the_network_fails",
-    "08_shards_and_byte_ranges",
-}
 
 
 def load(path: Path) -> nbformat.NotebookNode:
@@ -43,13 +35,6 @@ def tags(cell: nbformat.NotebookNode) -> list[str]:
 def in_fold(cell: nbformat.NotebookNode) -> bool:
     """A solution (code) or a discussion (Markdown): folded until the learner opens it."""
     return "solution" in tags(cell) or DISCUSSION_TAG in tags(cell)
-
-
-def folds_checked(path: Path) -> list[object]:
-    marks = []
-    if path.stem in NOT_FOLDED_YET:
-        marks.append(pytest.mark.xfail(reason="discussion not folded yet", strict=True))
-    return [pytest.param(path, id=path.stem, marks=marks)]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -104,7 +89,7 @@ def test_every_figure_has_alt_text(path: Path) -> None:
             assert following.source.startswith(CAPTION), f"no alt text after: {cell.source[:80]}"
 
 
-@pytest.mark.parametrize("path", [p for nb in NOTEBOOKS for p in folds_checked(nb)])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_nothing_after_a_solution_gives_the_answer_away(path: Path) -> None:
     """The rule for folds: what follows a solution is folded, up to the next heading.
 
