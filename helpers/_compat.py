@@ -3,30 +3,19 @@
 Everything else in :mod:`helpers` uses the libraries' public APIs and, where it needs more, the small
 functions below. When a zarr, fsspec or s3fs upgrade moves something, this is the only file to fix.
 
-What lives here, and why the public API does not cover it:
-
-- running a coroutine on zarr's own event loop (:func:`run_sync`): zarr's stores are asynchronous,
-  and the helpers call them from plain functions (``zarr.core.sync``);
-- zarr's buffer types and default prototype (:func:`buffer_prototype`), needed to call a store's
-  ``get``/``set`` directly (``zarr.core.buffer``);
-- the same array read through another store (:func:`array_on_store`): the viewer counts requests by
-  wrapping the store without re-reading the metadata (``zarr.core.array.AsyncArray``, ``StorePath``);
-- array and group metadata made without a request and written later in one batch
-  (:func:`array_from_metadata`, :func:`group_metadata`, :func:`metadata_documents`);
-- closing s3fs's and fsspec's aiohttp sessions at once (:func:`close_filesystem_sessions`), which
-  the libraries only do from a finaliser (private ``_s3creator`` and ``_session`` attributes), and
-  finding fsspec's cached asynchronous instances (:func:`cached_async_filesystems`);
-- making s3fs try each call once (:func:`single_try_filesystem`), so that the store layer's retry
-  loop (:mod:`helpers.reliable`) alone decides attempts and deadline (``S3FileSystem.retries``);
-- decoding inner chunks of a shard fetched by byte range (:func:`decode_inner_chunks`) with the
-  sharding codec's own codec pipeline (``zarr.core.metadata``, ``zarr.core.array_spec``).
+What the public APIs do not cover: running a coroutine on zarr's event loop and zarr's buffer
+types (``zarr.core.sync``, ``zarr.core.buffer``), the same array read through another store and
+metadata made without a request (``AsyncArray``, ``StorePath``, ``GroupMetadata``), closing s3fs's
+and fsspec's aiohttp sessions at once (private ``_s3creator`` and ``_session``: the libraries only
+do it from a finaliser), making s3fs try each call once (``S3FileSystem.retries``), and decoding a
+shard's inner chunks with the sharding codec's own pipeline (``zarr.core.metadata``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 import fsspec
@@ -55,7 +44,6 @@ __all__ = [
     "close_filesystem_sessions",
     "decode_inner_chunks",
     "delete_prefix",
-    "get_keys",
     "group_metadata",
     "metadata_documents",
     "run_sync",
@@ -129,16 +117,6 @@ def metadata_documents(nodes: dict[str, Any]) -> dict[str, Buffer]:
     }
 
 
-def get_keys(store: Store, keys: Iterable[str]) -> list[Buffer | None]:
-    """Read ``keys`` from ``store`` concurrently (``None`` for a missing key)."""
-    prototype = buffer_prototype()
-
-    async def get_all() -> list[Buffer | None]:
-        return list(await asyncio.gather(*(store.get(key, prototype) for key in keys)))
-
-    return run_sync(get_all())
-
-
 def set_keys(store: Store, documents: dict[str, Buffer]) -> None:
     """Write every ``{key: buffer}`` of ``documents`` to ``store`` concurrently (one round trip)."""
 
@@ -177,10 +155,7 @@ def close_filesystem_sessions(fs: fsspec.AbstractFileSystem, timeout: float = 2.
 
 
 def cached_async_filesystems() -> list[fsspec.AbstractFileSystem]:
-    """Fsspec's cached asynchronous S3 and HTTP filesystem instances in this process.
-
-    Stores that arrive pickled (e.g. in a Dask worker) come back as such cached instances.
-    """
+    """Fsspec's cached asynchronous S3 and HTTP filesystem instances in this process."""
     import s3fs
 
     found = []
@@ -194,10 +169,9 @@ def cached_async_filesystems() -> list[fsspec.AbstractFileSystem]:
 def single_try_filesystem(fs: Any) -> None:
     """Make an s3fs filesystem try each call once: the caller's retry loop does the retrying.
 
-    s3fs retries some errors itself (``S3FileSystem.retries``, a class attribute, default 5, with
-    its own waits) on top of botocore's retries; :class:`helpers.reliable.ReliableStore` needs one
-    try per attempt so that its attempt count and deadline are the real ones. No-op for any other
-    filesystem (or ``None``).
+    s3fs retries some errors itself (``S3FileSystem.retries``, default 5) on top of botocore's;
+    :class:`helpers.reliable.ReliableStore` counts attempts and the deadline itself. No-op for any
+    other filesystem (or ``None``).
     """
     import s3fs
 
@@ -208,8 +182,8 @@ def single_try_filesystem(fs: Any) -> None:
 def decode_inner_chunks(metadata: dict[str, Any], raws: Sequence[bytes | None]) -> list[np.ndarray]:
     """Decode inner chunks of a sharded array (bytes read by range) as zarr does; ``None``: empty.
 
-    ``metadata`` is the array's ``zarr.json`` document. Every result has the inner chunk shape (an
-    edge chunk is padded, as stored); an empty chunk (``None``) is the array's fill value.
+    ``metadata`` is the array's ``zarr.json``. Every result has the inner chunk shape (an edge chunk
+    is padded, as stored); an empty chunk is the array's fill value.
     """
     from zarr.codecs.sharding import ShardingCodec
     from zarr.core.array_spec import ArrayConfig, ArraySpec

@@ -61,10 +61,10 @@ def samples_dir() -> Path:
 
 @dataclass(frozen=True)
 class Dataset:
-    """One catalog entry: its name, a line for learners, and where its copies are.
+    """One catalog entry: its name, a line for learners, and where its copies are (None: none).
 
-    ``local_path`` is the key prefix of the synthetic copy in the local cloud's public bucket,
-    ``remote_path`` the path below :data:`REMOTE_BASE` of the real dataset (None: no such copy).
+    ``local_path`` is a key prefix in the local cloud's public bucket, ``remote_path`` a path below
+    :data:`REMOTE_BASE`.
     """
 
     name: str
@@ -239,30 +239,27 @@ def open_image(
 ) -> OmeImage:
     """Open a catalog dataset by name, or any OME-Zarr image by URL or path, lazily.
 
-    Only the metadata is read until you index a level. Reads are tuned for remote stores (one GET
-    per chunk, up to 64 connections: :mod:`helpers.storage`), retried on transient faults under a
-    deadline per chunk (:mod:`helpers.reliable`), and, in strict mode, an absent chunk is an error
-    instead of zeros.
+    Only the metadata is read until you index a level. Reads are tuned for remote stores
+    (:mod:`helpers.storage`) and retried on transient faults (:mod:`helpers.reliable`).
 
     Parameters
     ----------
     name_or_url : str or pathlib.Path
-        A catalog name (``"nuclei"``, see :data:`CATALOG`), an ``s3://`` or ``http(s)://`` URL, or a
-        local path to a ``.zarr`` folder.
+        A catalog name (see :data:`CATALOG`), an ``s3://`` or ``http(s)://`` URL, or a local path.
     source : {"local", "remote"}, optional
         For catalog names (default: ``$COURSE_SOURCE``, else local).
     endpoint : str, optional
         S3 endpoint of an ``s3://`` URL (default: the local cloud for its buckets, the IDR for
         ``idr``, else AWS).
     strict : bool, optional
-        Whether an absent chunk is an error (default: yes for the course's own images, whose every
-        chunk was written; no otherwise, as Zarr leaves out chunks of fill values).
+        Whether an absent chunk is an error instead of zeros (default: yes for the course's own
+        images, whose every chunk was written; no otherwise, as Zarr leaves out fill-value chunks).
     retry : RetryPolicy, optional
         Attempts, waits and deadline per chunk (default :data:`helpers.fetch.DEFAULT_RETRY`).
 
-    Raises ``KeyError`` for an unknown name (listing the known ones), ``ValueError`` for a bad
-    URL or source, :class:`NotOmeZarrError` when there is no OME-Zarr image, ``ConnectionError``
-    when the endpoint does not answer within 10 s.
+    Raises ``KeyError`` for an unknown name, ``ValueError`` for a bad URL or source,
+    :class:`NotOmeZarrError` when there is no OME-Zarr image, ``ConnectionError`` when the endpoint
+    does not answer within 10 s.
 
     Examples
     --------
@@ -289,36 +286,39 @@ def open_image(
         location = Location(
             "s3", location.path, default_s3_endpoint(location.path.split("/", 1)[0])
         )
-    if location.scheme == "file" and not Path(location.path).exists():
-        raise NotOmeZarrError(f"no such folder: {location.path}")
-    if location.scheme != "file":
-        probe = (
-            location.path
-            if location.scheme != "s3"
-            else (location.endpoint or "https://s3.amazonaws.com")
-        )
-        try:
-            check_reachable(probe, timeout=PROBE_TIMEOUT_S)
-        except ConnectionError as err:
-            local_cloud = (
-                urlparse(probe).hostname == "127.0.0.1" and current_source(source) == "local"
-            )
-            hint = (
-                "Is the local cloud running? helpers.cloud.ensure_cloud() starts one."
-                if local_cloud
-                else "Offline? Use the local copies: source='local' or COURSE_SOURCE=local."
-            )
-            raise ConnectionError(f"{err} while opening {location.url}. {hint}") from None
+    _check_reachable(location, source)
     if strict is None:
         strict = text in CATALOG or is_course_location(location)
     return read_ome_image(location, retry, strict=bool(strict))
 
 
+def _check_reachable(location: Location, source: str | None) -> None:
+    """A clear error, within seconds, when the folder is absent or the host does not answer."""
+    if location.scheme == "file":
+        if not Path(location.path).exists():
+            raise NotOmeZarrError(f"no such folder: {location.path}")
+        return
+    probe = (
+        location.path
+        if location.scheme != "s3"
+        else (location.endpoint or "https://s3.amazonaws.com")
+    )
+    try:
+        check_reachable(probe, timeout=PROBE_TIMEOUT_S)
+    except ConnectionError as err:
+        local_cloud = urlparse(probe).hostname == "127.0.0.1" and current_source(source) == "local"
+        hint = (
+            "Is the local cloud running? helpers.cloud.ensure_cloud() starts one."
+            if local_cloud
+            else "Offline? Use the local copies: source='local' or COURSE_SOURCE=local."
+        )
+        raise ConnectionError(f"{err} while opening {location.url}. {hint}") from None
+
+
 def is_course_location(location: Location) -> bool:
     """Whether ``location`` holds one of the course's own images (every chunk written).
 
-    The public course bucket (``s3://`` or ``http://127.0.0.1``) and the local sample folder are;
-    the learners' scratch bucket is not (label images leave out empty chunks).
+    The public course bucket and the local samples are; the scratch bucket is not.
 
     Examples
     --------
@@ -338,11 +338,7 @@ def is_course_location(location: Location) -> bool:
 
 
 def default_s3_endpoint(bucket: str) -> str | None:
-    """The S3 endpoint for ``bucket``.
-
-    The local cloud for its buckets (started if needed), the IDR's endpoint for ``idr``, else
-    ``None`` (AWS).
-    """
+    """The S3 endpoint for ``bucket``: the local cloud's (started if needed), the IDR's, or None (AWS)."""
     if bucket in (PUBLIC_BUCKET, SCRATCH_BUCKET):
         return ensure_cloud(verbose=False).endpoint
     if bucket == REMOTE_BUCKET:

@@ -1,32 +1,20 @@
 """Which chunks, which keys, which URLs: the chunk-grid maths of a Zarr array.
 
 A Zarr array is stored as many small objects: its metadata document plus one object per chunk.
-Reading a chunk remotely is therefore one GET of one URL, ``<array URL>/<chunk key>``, and reading a
-region costs one request per chunk it touches. The maths here are pure (no I/O): which chunks a
-region touches, their keys. :func:`read_array_metadata` and :func:`chunk_urls` add the one request
-they need (the metadata document).
+Reading a chunk remotely is one GET of one URL, ``<array URL>/<chunk key>``, and reading a region
+costs one request per chunk it touches. The maths here are pure (no I/O);
+:func:`read_array_metadata` and :func:`chunk_urls` add the one request they need (the metadata).
 
-Conventions: a *region* is a tuple of ``slice`` objects, one per array axis (``start`` included,
-``stop`` excluded, both inside the array, step 1). A *chunk index* is a tuple of integers, one per
-axis: chunk ``(0, 2, 3)`` of an array chunked ``(1, 512, 512)`` covers ``[0:1, 1024:1536, 1536:2048]``.
-Where a *selection* is accepted, it may also hold integers (one index), fewer axes than the array
-(the rest are whole), ``None`` bounds and negative indices, as in NumPy.
+A *region* is one step-1 ``slice`` per array axis (``start`` included, ``stop`` excluded, both
+inside the array). A *chunk index* is one integer per axis: chunk ``(0, 2, 3)`` of an array chunked
+``(1, 512, 512)`` covers ``[0:1, 1024:1536, 1536:2048]``. A *selection* may also hold integers,
+fewer axes than the array, ``None`` bounds and negative indices, as in NumPy.
 
 Chunk keys: Zarr v2 joins the grid position with ``dimension_separator`` (``"i.j.k"`` or ``"i/j/k"``;
 ``"0"`` for a 0-d array); Zarr v3's ``"default"`` key encoding puts ``"c"`` first (``"c/i/j/k"``), its
 ``"v2"`` encoding writes v2-style keys. In a sharded v3 array one object (a *shard*) holds many
-chunks: its metadata's chunk grid is the shard grid, so the layout and keys here are those of the
-shards (the objects); :mod:`helpers.shards` has the inner chunks and their byte ranges.
-
-Examples
---------
->>> chunk_grid((3, 8192, 8192), (1, 512, 512))
-(3, 16, 16)
->>> chunks_for_region((slice(0, 1), slice(500, 600), slice(0, 10)), (3, 8192, 8192), (1, 512, 512))
-[(0, 0, 0), (0, 1, 0)]
->>> layout = ChunkLayout((2, 100), (1, 50), "uint16", 3, "c", "/")
->>> layout.keys((1,))
-['c/1/0', 'c/1/1']
+chunks: the layout and keys here are those of the shards (the objects); :mod:`helpers.shards` has
+the inner chunks and their byte ranges.
 """
 
 from __future__ import annotations
@@ -160,11 +148,10 @@ def check_region(region: Region, shape: Sequence[int]) -> Region:
 def chunks_for_region(
     region: Selection, shape: Sequence[int], chunks: Sequence[int]
 ) -> list[ChunkIndex]:
-    """Indices of every chunk that intersects ``region``: exactly what a reader must fetch.
+    """Indices of every chunk that intersects ``region`` (any selection), in C order.
 
     Along each axis the region ``start:stop`` touches chunks ``start // c`` to ``(stop - 1) // c``;
-    the chunks needed are all combinations (a rectangle of chunks), in C order. ``region`` may be
-    any selection accepted by :func:`normalize_region`.
+    the chunks needed are all combinations (a rectangle of chunks).
 
     Examples
     --------
@@ -275,11 +262,9 @@ class ChunkLayout:
 
 
 def chunk_layout(metadata: dict[str, Any] | Any) -> ChunkLayout:
-    """The :class:`ChunkLayout` of an array, from its metadata document.
+    """The :class:`ChunkLayout` of an array, from its ``.zarray`` or ``zarr.json`` (or a ``zarr.Array``).
 
-    ``metadata`` is the parsed ``.zarray`` (Zarr v2) or ``zarr.json`` (Zarr v3), or an opened
-    ``zarr.Array`` (no request). ``ValueError`` for anything else, an irregular chunk grid or an
-    unknown key encoding.
+    ``ValueError`` for anything else, an irregular chunk grid or an unknown key encoding.
 
     Examples
     --------
@@ -301,32 +286,37 @@ def chunk_layout(metadata: dict[str, Any] | Any) -> ChunkLayout:
             metadata["shape"], metadata["chunks"], metadata.get("dtype"), 2, "", separator
         )
     if fmt == 3:
-        if metadata.get("node_type") != "array":
-            raise ValueError(
-                f"this zarr.json describes a {metadata.get('node_type')!r}, not an array "
-                "(the levels of an OME-Zarr image are arrays inside the group: .../0, .../1)"
-            )
-        codecs = [c.get("name") if isinstance(c, dict) else c for c in metadata.get("codecs", [])]
-        grid = metadata.get("chunk_grid", {})
-        if grid.get("name") != "regular":
-            raise ValueError(f"unsupported chunk grid {grid.get('name')!r} (only 'regular')")
-        encoding = metadata.get("chunk_key_encoding", {"name": "default"})
-        name = encoding.get("name")
-        if name not in ("default", "v2"):
-            raise ValueError(f"unsupported chunk key encoding {name!r} (only 'default' and 'v2')")
-        separator = encoding.get("configuration", {}).get(
-            "separator", "/" if name == "default" else "."
-        )
-        return _layout(
-            metadata["shape"],
-            grid["configuration"]["chunk_shape"],
-            str(metadata.get("data_type")),
-            3,
-            "c" if name == "default" else "",
-            separator,
-            "sharding_indexed" in codecs,
-        )
+        return _v3_layout(metadata)
     raise ValueError(f"not Zarr array metadata: zarr_format is {fmt!r} (expected 2 or 3)")
+
+
+def _v3_layout(metadata: dict[str, Any]) -> ChunkLayout:
+    """The layout in a Zarr v3 ``zarr.json``: regular grid, key encoding, sharded or not."""
+    if metadata.get("node_type") != "array":
+        raise ValueError(
+            f"this zarr.json describes a {metadata.get('node_type')!r}, not an array "
+            "(the levels of an OME-Zarr image are arrays inside the group: .../0, .../1)"
+        )
+    codecs = [c.get("name") if isinstance(c, dict) else c for c in metadata.get("codecs", [])]
+    grid = metadata.get("chunk_grid", {})
+    if grid.get("name") != "regular":
+        raise ValueError(f"unsupported chunk grid {grid.get('name')!r} (only 'regular')")
+    encoding = metadata.get("chunk_key_encoding", {"name": "default"})
+    name = encoding.get("name")
+    if name not in ("default", "v2"):
+        raise ValueError(f"unsupported chunk key encoding {name!r} (only 'default' and 'v2')")
+    separator = encoding.get("configuration", {}).get(
+        "separator", "/" if name == "default" else "."
+    )
+    return _layout(
+        metadata["shape"],
+        grid["configuration"]["chunk_shape"],
+        str(metadata.get("data_type")),
+        3,
+        "c" if name == "default" else "",
+        separator,
+        "sharding_indexed" in codecs,
+    )
 
 
 def _layout(
@@ -349,8 +339,7 @@ def _layout(
 def chunk_keys(source: dict[str, Any] | ChunkLayout | Any, region: Selection = None) -> list[str]:
     """Keys (relative to the array) of the chunks ``region`` touches; all chunks for ``None``.
 
-    ``source`` is array metadata, a :class:`ChunkLayout` or an opened ``zarr.Array``; ``region``
-    holds ints and step-1 slices in array coordinates, e.g. ``(1, slice(0, 10))``.
+    ``source`` is array metadata, a :class:`ChunkLayout` or an opened ``zarr.Array``.
 
     Examples
     --------
@@ -367,8 +356,7 @@ def chunk_keys(source: dict[str, Any] | ChunkLayout | Any, region: Selection = N
 def read_array_metadata(array_url: str) -> dict[str, Any]:
     """Download an array's metadata: ``zarr.json`` (Zarr v3), or else ``.zarray`` (Zarr v2).
 
-    Raises ``ValueError`` when neither exists at ``array_url`` (naming both URLs), and
-    :class:`helpers.fetch.FetchError` when the server fails in another way.
+    ``ValueError`` when neither exists, :class:`helpers.fetch.FetchError` for other failures.
 
     Examples
     --------

@@ -13,21 +13,12 @@ URL (when it started and ended: lesson 03 draws them) and a summary. ``ranges=``
 object (a ``Range`` header, :class:`ByteRange`): that is how the inner chunks of a shard are read.
 
 **When the network fails** (lesson 07), every request goes through the same retry loop
-(:class:`Attempts`): an answer worth retrying (connection trouble, a truncated body, 408/429/5xx) is
-tried again after a wait that doubles each time, drawn at random below that ("jitter", so that many
-clients do not retry in lock step), or as long as the server's ``Retry-After`` asks; anything else
-(404, 403...) fails at once; and a URL gives up at its deadline (30 s, all attempts and waits
-included), so nothing hangs. A URL that cannot be read raises :class:`FetchError` naming it, the fault
-and the attempts; no partial result is ever returned. The HTTP libraries bound each wait themselves:
-urllib3's ``Timeout`` for the blocking fetchers, aiohttp's ``ClientTimeout`` for the asynchronous one.
-The loop is written out here, not taken from a retry library, because lesson 07 is about it.
-
-Examples
---------
->>> RetryPolicy(attempts=4, backoff_s=0.1).delay_s(3)  # the longest wait after 3 failures
-0.4
->>> ByteRange.span(0, 100).header(), ByteRange.suffix_of(20).header()
-('bytes=0-99', 'bytes=-20')
+(:class:`Attempts`, under a :class:`RetryPolicy`): a fault worth retrying (connection trouble, a
+truncated body, 408/429/5xx) is tried again after a growing, jittered wait, or as long as the
+server's ``Retry-After`` asks; anything else (404, 403...) fails at once; and a URL gives up at its
+deadline, so nothing hangs. A URL that cannot be read raises :class:`FetchError` naming it, the
+fault and the attempts; no partial result is ever returned. The loop is written out here, not taken
+from a retry library, because lesson 07 is about it.
 """
 
 from __future__ import annotations
@@ -91,9 +82,8 @@ MARGIN_S = 0.05
 class FetchError(RuntimeError):
     """A URL (or a store key) could not be read, after retries if the fault was worth retrying.
 
-    The message names what was read, the fault and the attempts, e.g. ``GET http://h/a.zarr/c/0/0
-    failed after 3 attempts in 0.4 s: HTTP 503 Service Unavailable (SlowDown)``; ``url``,
-    ``reason``, ``attempts``, ``status`` and ``elapsed_s`` hold the same.
+    The message names what was read, the fault and the attempts; ``url``, ``reason``, ``attempts``,
+    ``status`` and ``elapsed_s`` hold the same.
     """
 
     def __init__(
@@ -338,15 +328,8 @@ NO_RETRY = RetryPolicy(attempts=1)
 class Attempts:
     """The retry loop of one URL: attempt numbers, the time left, the wait after a failure.
 
-    Every read path uses it the same way; only the waiting differs (``time.sleep`` or
-    ``asyncio.sleep``)::
-
-        attempts = Attempts(url, policy)
-        for attempt in attempts:
-            try:
-                return get_once(url, timeout=attempts.timeout_s(READ_TIMEOUT_S))
-            except (RetryableError, PermanentError) as err:
-                time.sleep(attempts.failed(err))  # raises FetchError when it is over
+    Every read path uses it the same way (only the waiting differs: ``time.sleep`` or
+    ``asyncio.sleep``); :meth:`failed` raises :class:`FetchError` when it is over.
 
     Examples
     --------
@@ -427,13 +410,10 @@ def check_answer(
 ) -> bytes:
     """The bytes asked for, if one HTTP answer holds them; else raise Retryable- or PermanentError.
 
-    The one place that decides "good, retry or fail". ``headers`` are the answer's, with lower-case
-    names.
+    The one place that decides "good, retry or fail" (``headers`` with lower-case names).
 
     Examples
     --------
-    >>> check_answer(200, "OK", {"content-length": "3"}, b"abc", DEFAULT_RETRY)
-    b'abc'
     >>> check_answer(404, "Not Found", {}, b"<Code>NoSuchKey</Code>", DEFAULT_RETRY)
     Traceback (most recent call last):
     ...
@@ -490,11 +470,7 @@ def parse_retry_after(value: str | None) -> float | None:
 # --- what a fetch returns --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RequestTiming:
-    """One URL's download, in seconds since the fetch began.
-
-    When its first attempt started and its last byte came, the bytes received, the attempts made,
-    and the range asked for (None: the whole object).
-    """
+    """One URL's download: its first attempt's start and last byte, in seconds since the fetch began."""
 
     url: str
     start_s: float
@@ -539,11 +515,12 @@ class FetchResult:
 
 
 class _InFlight:
-    """Counts requests in flight (threads or tasks) and remembers the most at once."""
+    """One fetch's clock and requests: how many in flight (threads or tasks), the most at once."""
 
     def __init__(self) -> None:
         self.now = self.max = self.requests = 0
         self._lock = threading.Lock()
+        self.t0 = time.perf_counter()
 
     def __enter__(self) -> None:
         with self._lock:
@@ -553,6 +530,21 @@ class _InFlight:
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self.now -= 1
+
+    def timing(
+        self, url: str, start: float, body: bytes, attempts: int, byte_range: ByteRange | None
+    ) -> RequestTiming:
+        """The timing of a URL whose first attempt began at ``start`` and whose body came now."""
+        end = time.perf_counter() - self.t0
+        return RequestTiming(url, start, end, len(body), attempts, byte_range)
+
+    def result(
+        self, results: Sequence[tuple[bytes, RequestTiming]], strategy: str, concurrency: int
+    ) -> FetchResult:
+        """The :class:`FetchResult` of ``(bytes, timing)`` pairs, in the order of the URLs."""
+        wall = time.perf_counter() - self.t0
+        data, timings = [body for body, _ in results], [timing for _, timing in results]
+        return FetchResult(data, timings, strategy, concurrency, self.requests, self.max, wall)
 
 
 def _describe(url: str, byte_range: ByteRange | None) -> str:
@@ -615,8 +607,9 @@ def _get(
     byte_range: ByteRange | None,
     policy: RetryPolicy,
     counter: _InFlight,
-) -> tuple[bytes, int]:
-    """GET one URL with retries (urllib3); the bytes and the attempts made."""
+) -> tuple[bytes, RequestTiming]:
+    """GET one URL with retries (urllib3); its bytes and timing (seconds since ``counter.t0``)."""
+    start = time.perf_counter() - counter.t0
     attempts = Attempts(_describe(url, byte_range), policy)
     for attempt in attempts:
         try:
@@ -635,7 +628,7 @@ def _get(
                 policy,
                 byte_range,
             )
-            return body, attempt
+            return body, counter.timing(url, start, body, attempt, byte_range)
         except (urllib3.exceptions.HTTPError, OSError) as err:
             time.sleep(attempts.failed(RetryableError(f"{type(err).__name__}: {err}")))
         except (RetryableError, PermanentError) as err:
@@ -651,9 +644,8 @@ def fetch_sequential(
 ) -> FetchResult:
     """GET each URL in turn, in a ``for`` loop: time ~ N x latency.
 
-    ``retry`` sets the attempts and waits per URL (default :data:`DEFAULT_RETRY`); ``ranges`` has
-    one :class:`ByteRange` (or None: the whole object) per URL. Returns the bytes in the order of
-    the URLs, and their timings. ``ValueError`` for bad URLs or ranges; :class:`FetchError` when a
+    ``retry`` defaults to :data:`DEFAULT_RETRY`; ``ranges`` has one :class:`ByteRange` (or None:
+    the whole object) per URL. ``ValueError`` for bad URLs or ranges; :class:`FetchError` when a
     URL fails (after the retries): nothing is returned then.
 
     Examples
@@ -662,17 +654,12 @@ def fetch_sequential(
     sequential: 4 chunks, 4 requests, 0.52 MB in 0.412 s (concurrency 1, at most 1 in flight)
     """
     urls, byte_ranges = _checked(urls, 1, ranges)
-    policy, counter, t0 = retry or DEFAULT_RETRY, _InFlight(), time.perf_counter()
-    data, timings = [], []
+    policy, counter = retry or DEFAULT_RETRY, _InFlight()
+    results = []
     with urllib3.PoolManager(maxsize=1) as http:  # one connection, kept alive
         for url, byte_range in zip(urls, byte_ranges, strict=True):
-            start = time.perf_counter() - t0
-            body, attempts = _get(http, url, byte_range, policy, counter)
-            data.append(body)
-            end = time.perf_counter() - t0
-            timings.append(RequestTiming(url, start, end, len(body), attempts, byte_range))
-    wall = time.perf_counter() - t0
-    return FetchResult(data, timings, "sequential", 1, counter.requests, counter.max, wall)
+            results.append(_get(http, url, byte_range, policy, counter))
+    return counter.result(results, "sequential", 1)
 
 
 def fetch_threads(
@@ -693,26 +680,18 @@ def fetch_threads(
     8
     """
     urls, byte_ranges = _checked(urls, concurrency, ranges)
-    policy, counter, t0 = retry or DEFAULT_RETRY, _InFlight(), time.perf_counter()
-
-    def one(url: str, byte_range: ByteRange | None) -> tuple[bytes, RequestTiming]:
-        start = time.perf_counter() - t0
-        body, attempts = _get(http, url, byte_range, policy, counter)
-        timing = RequestTiming(
-            url, start, time.perf_counter() - t0, len(body), attempts, byte_range
-        )
-        return body, timing
-
+    policy, counter = retry or DEFAULT_RETRY, _InFlight()
     with urllib3.PoolManager(maxsize=concurrency) as http:  # one connection per thread
         with ThreadPoolExecutor(concurrency, thread_name_prefix="fetch") as pool:
-            futures = [pool.submit(one, url, r) for url, r in zip(urls, byte_ranges, strict=True)]
+            futures = [
+                pool.submit(_get, http, url, r, policy, counter)
+                for url, r in zip(urls, byte_ranges, strict=True)
+            ]
             try:
                 results = [future.result() for future in futures]
             finally:  # on a failure, drop the URLs not started yet
                 pool.shutdown(wait=True, cancel_futures=True)
-    wall = time.perf_counter() - t0
-    data, timings = [body for body, _ in results], [timing for _, timing in results]
-    return FetchResult(data, timings, "threads", concurrency, counter.requests, counter.max, wall)
+    return counter.result(results, "threads", concurrency)
 
 
 # --- asyncio: a semaphore and gather --------------------------------------------------------------
@@ -722,8 +701,9 @@ async def _get_async(
     byte_range: ByteRange | None,
     policy: RetryPolicy,
     counter: _InFlight,
-) -> tuple[bytes, int]:
-    """GET one URL with retries (aiohttp); the bytes and the attempts made."""
+) -> tuple[bytes, RequestTiming]:
+    """GET one URL with retries (aiohttp); its bytes and timing (seconds since ``counter.t0``)."""
+    start = time.perf_counter() - counter.t0
     attempts = Attempts(_describe(url, byte_range), policy)
     for attempt in attempts:
         try:
@@ -737,7 +717,8 @@ async def _get_async(
                 async with session.get(url, headers=headers, timeout=timeout) as answer:
                     raw, status, reason = await answer.read(), answer.status, answer.reason or ""
                     answer_headers = {k.lower(): v for k, v in answer.headers.items()}
-            return check_answer(status, reason, answer_headers, raw, policy, byte_range), attempt
+            body = check_answer(status, reason, answer_headers, raw, policy, byte_range)
+            return body, counter.timing(url, start, body, attempt, byte_range)
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
             detail = str(err) or "no complete answer in time"
             await asyncio.sleep(attempts.failed(RetryableError(f"{type(err).__name__}: {detail}")))
@@ -755,15 +736,12 @@ async def fetch_all(
 ) -> FetchResult:
     """The coroutine behind :func:`fetch_async`: ``await fetch_all(urls, 16)`` in your own loop."""
     urls, byte_ranges = _checked(urls, concurrency, ranges)
-    policy, counter, t0 = retry or DEFAULT_RETRY, _InFlight(), time.perf_counter()
+    policy, counter = retry or DEFAULT_RETRY, _InFlight()
     semaphore = asyncio.Semaphore(concurrency)  # at most `concurrency` requests at once
 
     async def one(url: str, byte_range: ByteRange | None) -> tuple[bytes, RequestTiming]:
         async with semaphore:
-            start = time.perf_counter() - t0
-            body, attempts = await _get_async(session, url, byte_range, policy, counter)
-            end = time.perf_counter() - t0
-            return body, RequestTiming(url, start, end, len(body), attempts, byte_range)
+            return await _get_async(session, url, byte_range, policy, counter)
 
     connector = aiohttp.TCPConnector(limit=concurrency)  # connections kept alive between requests
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
@@ -776,9 +754,7 @@ async def fetch_all(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-    wall = time.perf_counter() - t0
-    data, timings = [body for body, _ in results], [timing for _, timing in results]
-    return FetchResult(data, timings, "async", concurrency, counter.requests, counter.max, wall)
+    return counter.result(results, "async", concurrency)
 
 
 def fetch_async(

@@ -30,7 +30,6 @@ __all__ = [
     "channel_names",
     "check_version",
     "image_from_group",
-    "label_names",
     "ome_metadata",
     "parse_multiscale",
     "read_ome_image",
@@ -70,9 +69,8 @@ def ome_metadata(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], str | N
 def check_version(version: object, where: str = "this image", *, missing: str = "0.4") -> str:
     """The declared OME-NGFF ``version`` if the helpers read it (one of :data:`SUPPORTED_VERSIONS`).
 
-    No declared version (None) gives ``missing``, with a logged warning. Any other version raises
-    :class:`UnsupportedVersionError` naming ``where``: 0.1-0.3 lack axes and pixel sizes, 0.6+ may
-    move what would then be misread.
+    None gives ``missing``, with a logged warning; any other version raises
+    :class:`UnsupportedVersionError` naming ``where``.
 
     Examples
     --------
@@ -149,18 +147,12 @@ def channel_names(ome: Mapping[str, Any]) -> list[str]:
     return [c.get("label", f"channel {i}") for i, c in enumerate(channels)]
 
 
-def label_names(labels_attributes: Mapping[str, Any]) -> list[str]:
-    """Names of the label images listed in a ``labels`` group's attributes (0.4 or 0.5)."""
-    ome, _ = ome_metadata(labels_attributes)
-    return [str(name) for name in ome.get("labels", [])]
-
-
 @dataclass
 class OmeImage:
     """One multiscale OME-Zarr image: lazy ``levels``, level 0 (full resolution) first.
 
-    ``scales`` and ``translations`` give, per level and axis, the physical size of one pixel and
-    the offset of the first pixel; ``labels`` names the label images under ``labels/``.
+    ``scales`` and ``translations``: per level and axis, one pixel's physical size and the first
+    pixel's offset; ``labels``: the label images under ``labels/``.
 
     Examples
     --------
@@ -309,12 +301,13 @@ def image_from_group(group: zarr.Group, url: str) -> OmeImage:
             )
         levels.append(node)
     labels = group.get("labels")
+    label_list = [] if labels is None else ome_metadata(labels.attrs.asdict())[0].get("labels", [])
     return OmeImage(
         url=url,
         version=version,
         levels=levels,
         channel_names=channel_names(ome) or None,
-        labels=[] if labels is None else label_names(labels.attrs.asdict()),
+        labels=[str(name) for name in label_list],
         group=group,
         attributes=attributes,
         **fields,
@@ -326,8 +319,8 @@ def read_ome_image(
 ) -> OmeImage:
     """Open the OME-Zarr image at ``location``; :class:`NotOmeZarrError` says what is missing.
 
-    Every read goes through a :class:`~helpers.reliable.ReliableStore`: retried under ``retry``
-    (attempts, backoff, deadline per key) and, if ``strict``, an absent chunk is an error.
+    Reads go through a :class:`~helpers.reliable.ReliableStore` (retried under ``retry``; with
+    ``strict``, an absent chunk is an error).
 
     Examples
     --------

@@ -1,11 +1,9 @@
 """What this session may use: CPUs and memory, as the container's limits (cgroups) set them.
 
-On Binder a session gets 1 CPU and 2 GB of memory, however big the machine under it is; past 2 GB
-the operating system ends processes (the out-of-memory killer). ``os.cpu_count()`` and the
-machine's memory tell the machine's size, not the session's: :func:`session_resources` reads the
-limits the container really sets (Linux cgroups, v1 or v2), and falls back to the machine's size
-where there are none (a laptop). Size a Dask cluster with it, and :func:`memory_warning` says when
-the notebooks still running are about to exhaust the memory.
+On Binder a session gets 1 CPU and 2 GB of memory, however big the machine under it is, and past
+2 GB the out-of-memory killer ends processes. ``os.cpu_count()`` tells the machine's size, not the
+session's: :func:`session_resources` reads the Linux cgroup limits (v1 or v2), and falls back to
+the machine's size where there are none (a laptop).
 
 Examples
 --------
@@ -34,18 +32,10 @@ UNLIMITED = 2**60
 
 @dataclass(frozen=True)
 class SessionResources:
-    """The CPUs and memory this session may use.
+    """The CPUs (fractions are possible) and bytes of memory this session may use, and use now.
 
-    Attributes
-    ----------
-    cpus : float
-        CPUs the session may keep busy (1.0 on Binder; fractions are possible).
-    memory_limit : int
-        Bytes of memory the session may use in all.
-    memory_used : int
-        Bytes in use now: by the processes of the session (in a container), else by the machine.
-    limited : bool
-        Whether a container limit (cgroup) sets these numbers, not the machine's size.
+    ``memory_used`` counts the session's processes in a container, else the whole machine;
+    ``limited`` is True when a container limit (cgroup) sets the numbers, not the machine's size.
     """
 
     cpus: float

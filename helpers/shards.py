@@ -3,11 +3,9 @@
 A sharded array stores a *shard* (a block of inner chunks) as one object, with an *index* at its
 end (or start): one ``(offset, length)`` pair of uint64 per inner chunk, then a crc32c checksum. A
 reader gets an inner chunk without the whole shard: it reads the index with a suffix range
-(``Range: bytes=-N``), then the chunk's bytes with a second range. This module has the maths, pure:
-:class:`ShardLayout` (where shards, inner chunks and indexes are), :func:`decode_index` (what an
-index says), :func:`plan_reads` (the requests and round trips that read a region); and the reading,
-over HTTP: :func:`read_shard_index`, :func:`fetch_chunks_from_shards` (two rounds of parallel
-requests: indexes, then chunks), :func:`decode_chunk` and :func:`read_sharded_region`.
+(``Range: bytes=-N``), then the chunk's bytes with a second range. The maths (:class:`ShardLayout`,
+:func:`decode_index`, :func:`plan_reads`) send no request; :func:`fetch_chunks_from_shards` reads
+over HTTP in two rounds of parallel requests (indexes, then chunks).
 
 A *region* is ints and step-1 slices in array coordinates (``None``: the whole array); ``metadata``
 is the array's ``zarr.json``, downloaded from the array's URL when not given.
@@ -32,11 +30,7 @@ from .chunks import (
     chunk_grid,
     chunk_layout,
     chunk_region,
-    intersect,
-    normalize_region,
     read_array_metadata,
-    region_shape,
-    relative_region,
 )
 from .fetch import ByteRange, FetchResult, RetryPolicy, fetch_async
 
@@ -52,13 +46,8 @@ __all__ = [
     "decode_chunk",
     "decode_index",
     "fetch_chunks_from_shards",
-    "index_from_shard",
     "plan_reads",
     "ranges_for_chunks",
-    "ranges_for_region",
-    "read_shard_index",
-    "read_shard_indexes",
-    "read_sharded_region",
     "shard_layout",
 ]
 
@@ -367,12 +356,6 @@ def decode_index(raw: bytes, layout: ShardLayout, shard_nbytes: int | None = Non
     return ShardIndex(offsets, lengths)
 
 
-def index_from_shard(shard: bytes, layout: ShardLayout) -> ShardIndex:
-    """The decoded index of a whole shard's bytes (e.g. a shard read in one GET)."""
-    start, stop = layout.index_range().resolve(len(shard))
-    return decode_index(shard[start:stop], layout, len(shard))
-
-
 @dataclass(frozen=True)
 class ChunkRange:
     """One ranged GET: the bytes of inner chunk ``chunk`` in shard ``shard`` (object ``key``)."""
@@ -404,13 +387,6 @@ def ranges_for_chunks(
         if byte_range is not None:
             out.append(ChunkRange(tuple(chunk), shard, layout.shard_key(shard), byte_range))
     return out
-
-
-def ranges_for_region(
-    layout: ShardLayout, region: Selection, indexes: Mapping[ChunkIndex, ShardIndex]
-) -> list[ChunkRange]:
-    """The ranged GETs that read ``region``: :func:`ranges_for_chunks` of the chunks it touches."""
-    return ranges_for_chunks(layout, layout.chunks_for_region(region), indexes)
 
 
 @dataclass(frozen=True)
@@ -513,7 +489,10 @@ def _layout(base: str, metadata: dict[str, Any] | ShardLayout | None) -> ShardLa
 def _decode(url: str, raw: bytes, layout: ShardLayout, *, whole_shard: bool = False) -> ShardIndex:
     """The index in ``raw`` (an index, or a whole shard); a bad one is reported with its URL."""
     try:
-        return index_from_shard(raw, layout) if whole_shard else decode_index(raw, layout)
+        if not whole_shard:
+            return decode_index(raw, layout)
+        start, stop = layout.index_range().resolve(len(raw))
+        return decode_index(raw[start:stop], layout, len(raw))
     except ValueError as err:
         raise ValueError(f"{url}: {err}") from None
 
@@ -530,41 +509,6 @@ def _read_indexes(
     result = fetch_async(urls, concurrency, retry, ranges=[layout.index_range()] * len(urls))
     found = zip(shards, urls, result.data, strict=True)
     return {shard: _decode(url, raw, layout) for shard, url, raw in found}, result
-
-
-def read_shard_indexes(
-    array_url: str,
-    shards: Iterable[Sequence[int]],
-    metadata: dict[str, Any] | ShardLayout | None = None,
-    concurrency: int = CONCURRENCY,
-    *,
-    retry: RetryPolicy | None = None,
-) -> dict[ChunkIndex, ShardIndex]:
-    """The decoded indexes of ``shards``: one suffix-range GET each, all in parallel."""
-    base = array_url.rstrip("/")
-    layout = _layout(base, metadata)
-    wanted = [tuple(int(i) for i in shard) for shard in shards]  # their keys check the grid
-    return _read_indexes(base, wanted, layout, concurrency, retry)[0] if wanted else {}
-
-
-def read_shard_index(
-    array_url: str,
-    shard_index: Sequence[int],
-    metadata: dict[str, Any] | ShardLayout | None = None,
-    *,
-    retry: RetryPolicy | None = None,
-) -> ShardIndex:
-    """The decoded index of one shard (one GET of its last, or first, bytes).
-
-    ``ValueError`` names the URL of an index that fails its checks; a missing shard is a 404.
-
-    Examples
-    --------
-    >>> read_shard_index(level_url, (0, 0, 0)).range((0, 0, 1))  # doctest: +SKIP
-    ByteRange(start=1303, stop=2578, suffix=None)
-    """
-    found = read_shard_indexes(array_url, [shard_index], metadata, 1, retry=retry)
-    return found[tuple(int(i) for i in shard_index)]
 
 
 def fetch_chunks_from_shards(
@@ -633,42 +577,3 @@ def decode_chunk(raw: bytes | None, metadata: dict[str, Any] | Any) -> np.ndarra
     from ._compat import decode_inner_chunks  # loads zarr: only when decoding
 
     return decode_inner_chunks(_metadata_dict(metadata), [raw])[0]
-
-
-def read_sharded_region(
-    array_url: str,
-    region: Selection = None,
-    metadata: dict[str, Any] | Any = None,
-    concurrency: int = CONCURRENCY,
-    *,
-    indexes: MutableMapping[ChunkIndex, ShardIndex] | None = None,
-    whole_shards: bool = True,
-    retry: RetryPolicy | None = None,
-) -> np.ndarray:
-    """The pixels of ``region`` of a sharded array, read by byte ranges (two round trips at most).
-
-    Arguments as :func:`fetch_chunks_from_shards` (``metadata`` may be a ``zarr.Array``, not a
-    :class:`ShardLayout`: decoding needs it). An integer in ``region`` keeps its axis (length 1).
-
-    Examples
-    --------
-    >>> read_sharded_region(level_url, (0, slice(0, 10), slice(0, 20))).shape  # doctest: +SKIP
-    (1, 10, 20)
-    """
-    from ._compat import decode_inner_chunks  # loads zarr: only when decoding
-
-    base = array_url.rstrip("/")
-    meta = _metadata_dict(read_array_metadata(base) if metadata is None else metadata)
-    layout = shard_layout(meta)
-    full = normalize_region(region, layout.shape)
-    read = fetch_chunks_from_shards(
-        base, full, layout, concurrency, indexes=indexes, whole_shards=whole_shards, retry=retry
-    )
-    pixels = decode_inner_chunks(meta, list(read.chunks.values()))
-    out = np.empty(region_shape(full), dtype=pixels[0].dtype)
-    for chunk, values in zip(read.chunks, pixels, strict=True):
-        where = layout.chunk_region(chunk)
-        part = intersect(where, full)
-        assert part is not None  # the chunk was chosen because it overlaps the region
-        out[relative_region(part, full)] = values[relative_region(part, where)]
-    return out

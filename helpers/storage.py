@@ -1,14 +1,13 @@
 """Dataset locations, fast anonymous stores for them, and the stores' lifetime.
 
-Why the settings matter (measured, see notebook 03): with its defaults, s3fs sends a HEAD request
-before every whole-object GET (because ``max_concurrency`` > 1 makes it ask for the size first), which
-doubles the round trips per chunk, and botocore keeps at most 10 connections, so more than ~10 requests
-are never in flight. :func:`s3_filesystem` sets ``max_concurrency=1`` (one plain GET per chunk) and
-``max_pool_connections=64``, with short connect timeouts so an unreachable endpoint fails fast.
+With its defaults, s3fs sends a HEAD request before every whole-object GET (``max_concurrency`` > 1
+makes it ask for the size first) and botocore keeps at most 10 connections (notebook 03 measures
+both): :func:`s3_filesystem` sets ``max_concurrency=1`` (one plain GET per chunk),
+``max_pool_connections=64``, and short connect timeouts so an unreachable endpoint fails fast.
 
-Lifetime: asynchronous filesystems hold aiohttp sessions. :func:`close_store` (or closing the image
-that uses the store, ``with open_image(...) as image:``) closes them at once; anything still open
-is closed at exit by :func:`close_filesystems`, so no "Unclosed client session" warning appears.
+Asynchronous filesystems hold aiohttp sessions: :func:`close_store` (or ``with open_image(...) as
+image:``) closes them at once, and whatever is still open is closed at exit, so no "Unclosed client
+session" warning appears.
 
 Examples
 --------
@@ -42,7 +41,6 @@ __all__ = [
     "http_filesystem",
     "parse_location",
     "s3_filesystem",
-    "track_filesystem",
     "zarr_store",
 ]
 
@@ -108,10 +106,9 @@ def parse_location(url: str, endpoint: str | None = None) -> Location:
 
 
 def check_reachable(url: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """Open (and close) a TCP connection to the host of ``url``; raise ``ConnectionError`` if that fails.
+    """Open (and close) a TCP connection to the host of ``url``; ``ConnectionError`` if that fails.
 
-    A quick test that turns "nothing answers" into a clear error within ``timeout`` seconds instead of
-    a library's long retry loop.
+    "Nothing answers" becomes a clear error within ``timeout`` seconds, not a library's long retries.
     """
     parts = urlparse(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -129,18 +126,10 @@ def s3_filesystem(
 ) -> s3fs.S3FileSystem:
     """An anonymous s3fs filesystem tuned for many small GETs (see the module docstring).
 
-    Parameters
-    ----------
-    endpoint : str or None
-        The S3 server, e.g. ``cloud.endpoint``; ``None`` for AWS.
-    asynchronous : bool
-        True for the asynchronous form zarr's stores use.
-    client_retries : bool
-        Let botocore retry on its own (up to 3 retries). ``False`` for one try per call: the
-        caller retries (:class:`helpers.reliable.ReliableStore`, which also stops s3fs's own
-        retries), so attempts and deadlines are counted once.
-    **options
-        Passed on to ``s3fs.S3FileSystem`` (they override the tuned settings).
+    ``endpoint`` is the S3 server (``None``: AWS). ``client_retries`` lets botocore retry on its
+    own (up to 3 retries); ``False`` means one try per call, for a caller that retries itself
+    (:class:`helpers.reliable.ReliableStore`), so attempts and deadlines are counted once.
+    ``options`` go to ``s3fs.S3FileSystem`` and override the tuned settings.
 
     Examples
     --------
@@ -179,8 +168,7 @@ def http_filesystem(asynchronous: bool = False) -> fsspec.AbstractFileSystem:
 def zarr_store(location: Location, client_retries: bool = True) -> Store:
     """A read-only zarr 3 store for ``location`` (tuned s3fs, fsspec HTTP or the local disk).
 
-    ``client_retries=False`` asks the S3 client for one try per call (see :func:`s3_filesystem`):
-    for stores wrapped in :class:`helpers.reliable.ReliableStore`, which retries every read.
+    ``client_retries`` as in :func:`s3_filesystem`.
     """
     if location.scheme == "file":
         return zarr.storage.LocalStore(location.path, read_only=True)
@@ -188,16 +176,8 @@ def zarr_store(location: Location, client_retries: bool = True) -> Store:
         fs = s3_filesystem(location.endpoint, asynchronous=True, client_retries=client_retries)
     else:
         fs = http_filesystem(asynchronous=True)
-    track_filesystem(fs)
+    _ASYNC_FILESYSTEMS[id(fs)] = fs  # closed at exit
     return zarr.storage.FsspecStore(fs, path=location.path, read_only=True)
-
-
-def track_filesystem(fs: fsspec.AbstractFileSystem) -> None:
-    """Have :func:`close_filesystems` close ``fs``'s HTTP sessions at exit.
-
-    fsspec caches instances, so few are tracked.
-    """
-    _ASYNC_FILESYSTEMS[id(fs)] = fs
 
 
 def close_filesystem(fs: fsspec.AbstractFileSystem) -> None:
@@ -207,28 +187,20 @@ def close_filesystem(fs: fsspec.AbstractFileSystem) -> None:
 
 
 def close_store(store: Store) -> None:
-    """Release what ``store`` holds open: the HTTP sessions of its filesystem, if it has one.
-
-    Reading through the store afterwards opens new sessions (nothing breaks, it is only slower).
-    """
+    """Close the HTTP sessions of ``store``'s filesystem, if it has one (reading again reopens them)."""
     fs = getattr(store, "fs", None)
     if fs is not None and getattr(fs, "asynchronous", False):
         close_filesystem(fs)
 
 
-def _open_async_filesystems() -> list[fsspec.AbstractFileSystem]:
-    """Tracked filesystems plus fsspec's cached asynchronous S3/HTTP instances.
+@atexit.register
+def close_filesystems() -> None:
+    """Close the HTTP sessions of every asynchronous filesystem this process used (run at exit).
 
-    Stores that arrived pickled (e.g. in a Dask worker) come back as cached instances that nobody
-    tracked.
+    fsspec's cached instances count too: stores that arrived pickled (e.g. in a Dask worker) come
+    back as cached instances that nobody tracked.
     """
     found = dict(_ASYNC_FILESYSTEMS)
     found.update((id(fs), fs) for fs in cached_async_filesystems())
-    return list(found.values())
-
-
-@atexit.register
-def close_filesystems() -> None:
-    """Close the HTTP sessions of every asynchronous filesystem this process used (run at exit)."""
-    for fs in _open_async_filesystems():
+    for fs in found.values():
         close_filesystem(fs)

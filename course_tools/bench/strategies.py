@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ import zarr
 from zarr.abc.store import Store
 
 from helpers import fetch
-from helpers._compat import get_keys
+from helpers._compat import buffer_prototype, run_sync
 from helpers.chunks import chunk_keys, read_array_metadata
 from helpers.storage import close_filesystem, s3_filesystem
 
@@ -145,7 +146,12 @@ class ZarrRunner(Runner):
 
     def warm_up(self, concurrency: int) -> None:
         """Get the first ``concurrency`` chunks straight from the store (opens the connections)."""
-        get_keys(self.store, self.target.keys[:concurrency])
+        prototype, keys = buffer_prototype(), self.target.keys[:concurrency]
+
+        async def get_all() -> None:
+            await asyncio.gather(*(self.store.get(key, prototype) for key in keys))
+
+        run_sync(get_all())
 
     def run(self, concurrency: int) -> int:
         with zarr.config.set({"async.concurrency": concurrency}):
