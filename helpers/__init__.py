@@ -7,7 +7,7 @@ lesson points to: it reads like the lesson.
 - :mod:`helpers.image` -- an opened OME-Zarr image (OME-NGFF 0.4 or 0.5), lazy
 - :mod:`helpers.chunks` -- which chunks, which keys, which URLs a region needs
 - :mod:`helpers.fetch` -- downloading chunks: a loop, threads, asyncio; retries and deadlines
-- :mod:`helpers.model` -- the latency model ``ceil(N / C) x latency`` and its plot
+- :mod:`helpers.model` -- the latency model ``ceil(N / C) x latency``
 - :mod:`helpers.browse` -- views of a pyramid, read chunk by chunk, counted and cached
 - :mod:`helpers.segment` -- thresholding and labelling a remote image, writing labels back
 - :mod:`helpers.shards` -- Zarr v3 shards: inner chunks read by byte range
@@ -15,8 +15,6 @@ lesson points to: it reads like the lesson.
 - :mod:`helpers.reliable` -- reading a store reliably; no chunk silently read as zeros
 - :mod:`helpers.storage` -- URLs, the stores and filesystems that read them
 - :mod:`helpers.cloud` -- the local cloud: find it, start it, change its network
-- :mod:`helpers.session` -- the CPUs and memory this session may use
-- :mod:`helpers.answers` -- exercise answers that stay folded until you open them
 - :mod:`helpers._compat` -- the one module that touches zarr's, fsspec's and s3fs's internals
 
 The names below load on first use (``lazy_loader``, as in scikit-image), so ``import helpers`` is
@@ -34,7 +32,6 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submodules=[
-        "answers",
         "browse",
         "catalog",
         "chunks",
@@ -44,7 +41,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "model",
         "reliable",
         "segment",
-        "session",
         "shards",
         "share",
         "storage",

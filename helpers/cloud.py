@@ -39,8 +39,6 @@ from typing import Any
 
 import psutil
 
-from .session import memory_warning
-
 __all__ = [
     "ENDPOINT_ENV",
     "PRIVATE_BUCKET",
@@ -409,7 +407,8 @@ def ensure_cloud(verbose: bool = True) -> Cloud:
                 cloud = _start_session_cloud(data_dir() / "cloud.log")
     if verbose:
         print(f"Local cloud at {cloud.endpoint} (bucket {cloud.public_bucket})")
-        warning = memory_warning()
-        if warning:
-            print(warning)
+        with contextlib.suppress(ValueError):  # a cloud older than this question stays silent
+            warning = _control(cloud.endpoint, f"memory?pid={os.getpid()}").get("warning")
+            if warning:
+                print(warning)
     return cloud

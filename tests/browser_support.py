@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.answers import ANSWER_TITLE
+from course_tools.answers import ANSWER_TITLE
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -32,8 +32,9 @@ from course_tools.bench.targets import (
     DOWNLOAD_SPEEDUP_AT_16,
     cloud_latency_range,
 )
+from course_tools.plots import plot_scaling
 from helpers.fetch import fetch_async
-from helpers.model import ideal_speedup, model_time_s, plot_scaling
+from helpers.model import ideal_speedup, model_time_s
 
 
 def test_model() -> None:

@@ -62,7 +62,7 @@ CLOUD = (
 )
 HOLD = "import numpy, sys, time\nheld = numpy.ones({size} // 8)\nprint('holding', flush=True)\ntime.sleep(600)\n"
 GREEDY = "import numpy\nheld = []\nwhile True:\n    held.append(numpy.ones(20_000_000 // 8))\n"
-WARN = "from helpers.session import memory_warning\nprint(memory_warning())\n"
+WARN = "from course_tools.session import memory_warning\nprint(memory_warning())\n"
 
 
 def test_out_of_memory_kills_the_greedy_process_not_the_cloud(sandbox: Sandbox) -> None:

@@ -27,6 +27,7 @@ import yaml
 from browser_support import CHROMIUM_ARGS, chromium_or_skip
 
 from course_tools import REPO_ROOT
+from course_tools.answers import ANSWER_TITLE
 from course_tools.cli import run_cli
 from course_tools.quiz import QUESTIONS
 from course_tools.site import EXECUTED, SiteConfig, build_site, mermaid, read_config
@@ -38,7 +39,6 @@ from course_tools.site.notebooks import (
     caption_alt,
     widget_outputs,
 )
-from helpers.answers import ANSWER_TITLE
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 REPRS = ("Accordion(children", "HBox(children", "VBox(children", "Output()", "Image(value=")

@@ -1,4 +1,4 @@
-"""Plot download benchmark records against the latency model (:func:`helpers.model.plot_scaling`).
+"""Plot download benchmark records against the latency model (:func:`course_tools.plots.plot_scaling`).
 
 Examples
 --------
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from course_tools.bench.download import BenchRecord
-from helpers.model import plot_scaling
+from course_tools.plots import plot_scaling
 
 __all__ = ["plot_benchmark"]
 

@@ -45,6 +45,7 @@ from course_tools.cloud.conditions import NetworkConditions
 from course_tools.cloud.faults import ActiveFault, FaultSet, make_fault
 from course_tools.cloud.guard import Guard, Refused
 from course_tools.config import UPSTREAM_READ_TIMEOUT_S
+from course_tools.session import memory_warning
 from helpers.fetch import CONNECT_TIMEOUT_S
 
 __all__ = ["CONTROL_PREFIX", "SECRET_HEADER", "LatencyProxy", "RequestHook"]
@@ -343,6 +344,10 @@ class LatencyProxy:
                 pass
             elif action == "conditions" and method in ("PUT", "POST"):
                 self.conditions.update(**(await request.json()))
+            elif action == "memory" and method == "GET":  # what ensure_cloud warns of
+                kernel = int(request.query.get("pid", "0")) or None
+                warning = await asyncio.to_thread(memory_warning, None, kernel)
+                return web.json_response({"warning": warning})
             elif action == "reset" and method == "POST":
                 self.reset_stats()
             elif action == "faults" and method == "GET":

@@ -5,6 +5,9 @@ On Binder a session gets 1 CPU and 2 GB of memory, however big the machine under
 session's: :func:`session_resources` reads the Linux cgroup limits (v1 or v2), and falls back to
 the machine's size where there are none (a laptop).
 
+It is the course's machinery, not a lesson: lessons 00 and 06 use it to print the session's limits
+and to size Dask's cluster, and the local cloud uses it for the memory warning of ``ensure_cloud``.
+
 Examples
 --------
 >>> resources = session_resources()
@@ -73,9 +76,9 @@ def session_resources() -> SessionResources:
     )
 
 
-def other_kernels() -> int:
-    """How many other Jupyter kernels of this user run on this machine (or container)."""
-    me, count = os.getpid(), 0
+def other_kernels(me: int | None = None) -> int:
+    """How many Jupyter kernels other than process ``me`` (default: this one) run here."""
+    me, count = me or os.getpid(), 0
     for process in psutil.process_iter(["pid", "cmdline", "username"]):
         cmdline = process.info["cmdline"] or []
         if process.info["pid"] != me and any("ipykernel" in part for part in cmdline[:3]):
@@ -83,8 +86,12 @@ def other_kernels() -> int:
     return count
 
 
-def memory_warning(resources: SessionResources | None = None) -> str | None:
+def memory_warning(
+    resources: SessionResources | None = None, kernel: int | None = None
+) -> str | None:
     """A warning naming the memory and what to shut down, when less than 500 MB is free; else None.
+
+    ``kernel`` is the process asking (default: this one): the kernels it names are the others.
 
     Examples
     --------
@@ -95,7 +102,7 @@ def memory_warning(resources: SessionResources | None = None) -> str | None:
     resources = resources or session_resources()
     if resources.memory_free >= LOW_MEMORY_BYTES:
         return None
-    others = other_kernels()
+    others = other_kernels(kernel)
     running = f" ({others} other notebook kernel{'s' if others != 1 else ''} running)"
     return (
         f"Memory is short: {resources.memory_used / 1e9:.1f} of {resources.memory_limit / 1e9:.1f} "
