@@ -1,17 +1,9 @@
 """Browse a multiscale image: the maths of a view; views read chunk by chunk, counted and cached.
 
 A viewer shows a screen's worth of pixels of one level. The maths is pure (no I/O): which level fits
-the screen (:func:`level_for_screen`), which pixels a view shows (:func:`view_region`), where they
-are in micrometres (:func:`physical_extent`), which chunks they need (:func:`chunks_for_region`).
-:class:`ViewReader` reads views: only the chunks it has not seen, all at once, each request counted
-by a :class:`CountingStore`, decoded chunks kept in a :class:`TileCache` (a revisit costs 0
-requests), the inner chunks of a sharded level read by byte range. Each read returns its
-:class:`ViewCost`. The interactive viewer built on it is in ``course_tools/viewers/browser.py``.
-
-Examples
---------
->>> level_for_screen([1, 2, 4, 8], (4096, 4096), (512, 512))  # 8 level-0 pixels per screen pixel
-3
+the screen, which pixels a view shows, where they are in micrometres, which chunks they need.
+:class:`ViewReader` reads views: only the chunks it has not seen, all at once, counted and cached.
+The interactive viewer built on it is in ``course_tools/viewers/browser.py``.
 """
 
 from __future__ import annotations
@@ -53,7 +45,7 @@ from .chunks import (
     relative_region,
 )
 from .image import OmeImage
-from .model import check_concurrency, check_count
+from .model import check_concurrency
 from .shards import ShardIndex, ShardLayout, decode_index, ranges_for_chunks, shard_layout
 
 __all__ = [
@@ -75,10 +67,6 @@ __all__ = [
     "window",
 ]
 
-MIN_SCREEN_PX = 16
-"""Smallest view (pixels along y or x) a viewer shows."""
-MAX_SCREEN_PX = 8192
-"""Largest view (pixels along y or x) a viewer accepts."""
 VIEW_CONCURRENCY = 64
 """Chunk requests one view read keeps in flight (at most)."""
 VIEW_TIMEOUT_S = 60.0
@@ -86,8 +74,6 @@ VIEW_TIMEOUT_S = 60.0
 TILE_CACHE_BYTES = 256 * 2**20
 """Memory for decoded tiles in a viewer's cache (256 MiB)."""
 T = TypeVar("T")
-UNIT_SYMBOLS = {"micrometer": "µm", "nanometer": "nm", "millimeter": "mm", "angstrom": "Å"}
-"""Symbols of the OME-NGFF space units the course's images use."""
 
 
 def _plural(n: int, word: str) -> str:
@@ -120,25 +106,10 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def unit_symbol(unit: str | None) -> str:
-    """The symbol of an OME-NGFF unit (``"µm"`` for ``"micrometer"``; ``"px"`` for none)."""
-    return UNIT_SYMBOLS.get(unit, unit) if unit else "px"
-
-
-def check_screen(screen: Any) -> tuple[int, int]:
-    """``screen`` as ``(height, width)`` if both are whole numbers of pixels from 16 to 8192."""
-    if isinstance(screen, str | bytes) or not isinstance(screen, Sequence) or len(screen) != 2:
-        raise ValueError(
-            f"screen must be a pair of pixel sizes (height, width), e.g. (512, 512); got {screen!r}"
-        )
-    height, width = (check_count(s, "screen size", MIN_SCREEN_PX, MAX_SCREEN_PX) for s in screen)
-    return height, width
-
-
 def downsampling_factors(scales: Sequence[Sequence[float]], axis: int) -> list[float]:
     """How many level-0 pixels one pixel of each level spans along ``axis`` (1, 2, 4, ...).
 
-    ``scales`` is the pixel size of each level along each axis (``OmeImage.scales``), level 0 first.
+    ``scales`` are the pixel sizes of the levels (``OmeImage.scales``).
 
     Examples
     --------
@@ -161,8 +132,7 @@ def level_for_screen(
     Showing ``(h0, w0)`` level-0 pixels on ``(H, W)`` screen pixels (aspect kept) puts
     ``s = max(h0 / H, w0 / W)`` level-0 pixels on each screen pixel. The coarsest level whose
     pixels span at most ``s`` level-0 pixels is the cheapest one that loses nothing on screen
-    (level 0 when zoomed in beyond full resolution). ``factors`` are the levels' downsampling
-    factors (:func:`downsampling_factors`), increasing; sizes are (height, width).
+    (level 0 when zoomed in beyond full resolution). ``factors``: :func:`downsampling_factors`.
 
     Examples
     --------
@@ -204,11 +174,6 @@ class View:
     ``center_yx`` is in physical units (e.g. micrometres); ``screen_yx`` is the size on screen, one
     screen pixel per pixel of ``level``. ``channel`` and ``z`` are ignored when the image has no
     ``c`` or ``z`` axis.
-
-    Examples
-    --------
-    >>> View(level=2, center_yx=(2048.0, 2048.0), channel=1)
-    View(level=2, center_yx=(2048.0, 2048.0), screen_yx=(512, 512), channel=1, z=0)
     """
 
     level: int
@@ -340,12 +305,6 @@ class CountingStore(WrapperStore):
     ``requests`` counts object reads (one per ``get``, one per key of ``get_partial_values``),
     ``bytes`` what they returned, ``missing`` those that found no object (zarr shows the fill
     value), ``ranges`` those of a byte range; ``max_in_flight`` is the most reads at once.
-
-    Examples
-    --------
-    >>> import zarr
-    >>> CountingStore(zarr.storage.MemoryStore()).snapshot()
-    (0, 0, 0)
     """
 
     def __init__(self, store: Store) -> None:
@@ -452,10 +411,10 @@ class ViewResult:
 class ViewReader:
     """Read views (or any region of any level) of ``image``, counting requests and caching tiles.
 
-    Every read goes through ``store`` (a :class:`CountingStore`) with at most ``concurrency``
-    requests in flight (1 to 1024), and fails with ``TimeoutError`` after ``timeout_s`` (it never
-    hangs). Decoded tiles stay in ``cache`` (a :class:`TileCache` of ``cache_bytes``; 0 disables
-    it). A sharded level is read by byte range; the shard indexes read stay in ``indexes``.
+    Every read goes through ``store`` (a :class:`CountingStore`), at most ``concurrency`` requests
+    at once, and fails with ``TimeoutError`` after ``timeout_s`` (it never hangs). Decoded tiles stay
+    in ``cache`` (``cache_bytes=0`` disables it). A sharded level is read by byte range; the shard
+    indexes read stay in ``indexes``.
 
     Examples
     --------

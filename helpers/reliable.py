@@ -2,28 +2,16 @@
 
 :class:`ReliableStore` wraps the zarr store that :func:`helpers.open_image` builds (s3fs, fsspec
 HTTP or the local disk). Every key it reads goes through the same retry loop as the fetch helpers
-(:class:`helpers.fetch.Attempts`): transient faults (503 SlowDown, reset connections, truncated
-bodies, timeouts) are retried with jittered exponential backoff, honouring ``Retry-After``, until the
-policy's attempts or its deadline (30 s per key by default) run out; then one
-:class:`~helpers.fetch.FetchError` names the key, the fault and the attempts. Permanent faults
-(403...) fail at once. Data read after a recovery is byte-identical: a retry re-reads the whole key.
+(:class:`helpers.fetch.Attempts`): transient faults are retried, permanent ones (403...) fail at
+once, and one :class:`~helpers.fetch.FetchError` names the key, the fault and the attempts. A retry
+re-reads the whole key, so data read after a recovery is byte-identical.
 
 The fill-value trap: Zarr reads a chunk that does not exist as the array's fill value (zeros), with
 no error. That is how Zarr is meant to work -- zarr 3 does not write chunks that hold only the fill
 value, e.g. most chunks of a label image -- but for an image where every chunk was written (the
-course's samples are), a missing chunk is a broken upload, not an empty region. Two tools:
-
-- strict mode (``strict=True``): a missing chunk key raises :class:`MissingChunkError` naming it.
-  :func:`helpers.open_image` reads the course's own images strictly; label images
-  (:meth:`OmeImage.open_labels`) are not strict by default, as they legitimately omit empty chunks;
-- :func:`missing_chunks` lists the chunks of a level (or region) that the store does not hold, for
-  images opened either way: "absent" is then for you to judge (empty on purpose, or lost?).
-
-Examples
---------
->>> image = open_image("nuclei")  # doctest: +SKIP
->>> image.strict, missing_chunks(image, level=2)  # doctest: +SKIP
-(True, [])
+course's samples are), a missing chunk is a broken upload, not an empty region. In strict mode
+(:func:`helpers.open_image` reads the course's own images strictly, label images not) a missing
+chunk raises :class:`MissingChunkError`; :func:`missing_chunks` lists them, for you to judge.
 """
 
 from __future__ import annotations
@@ -166,10 +154,9 @@ def _is_chunk(key: str) -> bool:
 class ReliableStore(WrapperStore[Store]):
     """A read-through zarr store wrapper: retries, a deadline per key, and optionally strict.
 
-    ``store``'s own client should not retry (see :func:`helpers.storage.zarr_store` with
-    ``client_retries=False``); ``retry`` sets attempts, waits and the deadline per key; with
-    ``strict``, an absent chunk key raises :class:`MissingChunkError` instead of reading as the fill
-    value (metadata documents may be absent: readers probe for them); ``where`` names the store.
+    ``retry`` sets attempts, waits and the deadline per key (``store``'s own client should not
+    retry); with ``strict``, an absent chunk (not a metadata document: readers probe for those)
+    raises :class:`MissingChunkError`; ``where`` names the store in errors.
 
     Examples
     --------
@@ -286,13 +273,10 @@ def _lists_objects(store: Store) -> bool:
 def missing_chunks(image_or_array: Any, level: int = 0, region: Any = None) -> list[str]:
     """The chunk keys a level (or region) needs that its store does not hold.
 
-    Zarr reads an absent chunk as the fill value: right when it was left out because it held only
-    that value (zarr 3's default, e.g. in label images), wrong when it was lost (a broken upload).
-    This lists them, for you to judge (for the course's images the answer must be ``[]``). Over
-    s3:// and local paths it compares the keys with one listing of the level's prefix; over
-    http(s):// (no listing) it reads the first byte of each key. For a sharded array the keys are
-    its shards'. ``image_or_array`` is an opened image (``level`` picks the array) or one array;
-    ``region`` holds ints and slices in array coordinates (default: all).
+    For the course's images the answer must be ``[]``. Over s3:// and local paths the keys are
+    compared with one listing of the level's prefix; over http(s):// (no listing) the first byte
+    of each key is read. For a sharded array the keys are its shards'. ``image_or_array`` is an
+    opened image (``level`` picks the array) or one array; ``region`` holds ints and slices.
 
     Examples
     --------

@@ -1,16 +1,9 @@
 """Segment nuclei in a remote OME-Zarr image without downloading it, and write the labels back.
 
-The pipeline of lessons 05 and 06, one step per function:
-
-1. :func:`compute_threshold` -- an automatic threshold on a coarse level: few bytes, few requests;
-2. :func:`channel_volume` -- one channel as a lazy dask array; each task reads several planes;
-3. :func:`segment_mask` -- threshold, then fill the holes of every y/x plane;
-4. :func:`label_nuclei` -- 3D connected components, objects under ``min_size`` voxels removed;
-5. :func:`write_labels` -- an OME-Zarr 0.5 label image, with a pyramid, in a writable bucket.
-
-:func:`segment_in_memory` is the reference: the same labels from a NumPy array, by another code
-path. :func:`compare_with_truth` scores labels against ground truth; :func:`count_steps` counts
-what each step changed.
+The pipeline of lessons 05 and 06, one step per function: :func:`compute_threshold`,
+:func:`channel_volume`, :func:`segment_mask`, :func:`label_nuclei`, :func:`write_labels`.
+:func:`segment_in_memory` is the reference, by another code path. The lessons score the labels
+with the course's machinery (``course_tools/scoring.py``), which this module does not need.
 
 The label writer is written out here, not taken from ome-zarr-py, because lesson 06 shows what a
 remote-friendly writer does: few PUTs, each block written where it was computed, metadata last.
@@ -20,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import dask
@@ -46,19 +38,13 @@ __all__ = [
     "PLANES_PER_TASK",
     "THRESHOLD_METHODS",
     "ReadOnlyBucketError",
-    "Score",
-    "StepCounts",
     "channel_selection",
     "channel_volume",
-    "compare_with_truth",
     "compute_threshold",
-    "count_steps",
     "fill_holes_2d",
     "fill_holes_in_planes",
     "label_metadata",
     "label_nuclei",
-    "merged_objects",
-    "object_sizes",
     "segment",
     "segment_in_memory",
     "segment_mask",
@@ -85,10 +71,6 @@ THRESHOLD_METHODS: dict[str, Callable[[np.ndarray], float]] = {
     "mean": filters.threshold_mean,
 }
 """Automatic threshold methods by name (all from ``skimage.filters``)."""
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'s' * (count != 1)}"
 
 
 # --- 1. the threshold, from a coarse level -------------------------------------------------------
@@ -129,11 +111,6 @@ def compute_threshold(
     ``method`` is one of :data:`THRESHOLD_METHODS`; ``plane_step`` reads every n-th z plane only
     (fewer requests when every plane is one chunk). The threshold is a grey value: it applies
     unchanged to every level of a pyramid built by averaging.
-
-    Examples
-    --------
-    >>> from helpers import open_image
-    >>> compute_threshold(open_image("nuclei"), "DAPI", plane_step=4)  # doctest: +SKIP
     """
     function = threshold_function(method)
     pixels = np.asarray(image.level(level)[channel_selection(image, channel, plane_step)])
@@ -280,13 +257,6 @@ def segment_in_memory(
 
     Holes are filled in one call (:func:`fill_holes_in_planes`), small objects removed and labels
     numbered (in raster order) by scikit-image.
-
-    Examples
-    --------
-    >>> volume = np.zeros((1, 5, 5))
-    >>> volume[0, 1:4, 1:4] = 1
-    >>> int(segment_in_memory(volume, 0.5, min_size=9).max())
-    1
     """
     from skimage import measure, morphology
 
@@ -294,152 +264,6 @@ def segment_in_memory(
     if min_size > 0:
         mask = morphology.remove_small_objects(mask, max_size=min_size - 1, connectivity=1)
     return measure.label(mask, connectivity=1).astype(LABEL_DTYPE)
-
-
-# --- judging a result: scores against ground truth, counts per step -----------------------------
-@dataclass(frozen=True)
-class Score:
-    """How a segmentation compares with ground-truth labels."""
-
-    dice: float  # 2|A and B| / (|A| + |B|) of the foreground masks (1 = identical)
-    iou: float  # |A and B| / |A or B| of the foreground masks (Jaccard index)
-    count: int  # objects found
-    true_count: int  # objects in the ground truth
-    merged: int = 0  # found objects that are the best match of 2 or more true nuclei
-
-    @property
-    def count_error(self) -> int:
-        """Objects found minus true objects (negative: missed or merged nuclei)."""
-        return self.count - self.true_count
-
-    def __str__(self) -> str:
-        text = (
-            f"Dice {self.dice:.3f}, IoU {self.iou:.3f}, {_plural(self.count, 'object')} found "
-            f"vs {self.true_count} true (error {self.count_error:+d})"
-        )
-        if self.merged:
-            verb = "holds" if self.merged == 1 else "hold"
-            text += f"; {_plural(self.merged, 'object')} {verb} 2 or more true nuclei"
-        return text
-
-
-def compare_with_truth(labels: np.ndarray, truth: np.ndarray) -> Score:
-    """Dice, IoU, object counts and merged objects of ``labels`` against ``truth`` (0: background).
-
-    Singleton axes (e.g. a channel) are ignored when the shapes differ.
-
-    Examples
-    --------
-    >>> compare_with_truth(np.ones((2, 2)), np.ones((1, 2, 2))).dice
-    1.0
-    """
-    labels, truth = np.asarray(labels), np.asarray(truth)
-    if labels.shape != truth.shape:
-        labels, truth = np.squeeze(labels), np.squeeze(truth)
-    if labels.shape != truth.shape:
-        raise ValueError(f"shapes differ: labels {labels.shape}, truth {truth.shape}")
-    found, true = labels > 0, truth > 0
-    overlap = int(np.count_nonzero(found & true))
-    total = int(np.count_nonzero(found)) + int(np.count_nonzero(true))
-    union = total - overlap
-    return Score(
-        dice=2 * overlap / total if total else 1.0,
-        iou=overlap / union if union else 1.0,
-        count=int(np.unique(labels[found]).size),
-        true_count=int(np.unique(truth[true]).size),
-        merged=len(merged_objects(labels, truth)),
-    )
-
-
-def merged_objects(labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """The labels of found objects that each hold two or more true nuclei (touching nuclei merged).
-
-    A true nucleus belongs to the found object that shares most of its voxels; an object that two
-    or more nuclei belong to is a merge.
-
-    Examples
-    --------
-    >>> merged_objects(np.array([5, 5, 0, 5, 7]), np.array([1, 1, 0, 2, 3])).tolist()
-    [5]
-    """
-    labels, truth = np.asarray(labels), np.asarray(truth)
-    both = (labels > 0) & (truth > 0)
-    found, true = labels[both], truth[both]
-    if found.size == 0:
-        return np.zeros(0, found.dtype)
-    base = int(found.max()) + 1  # one integer per (true, found) pair: faster than unique rows
-    keys, shared = np.unique(true.astype(np.int64) * base + found, return_counts=True)
-    order = np.lexsort((-shared, keys // base))  # per true label, the largest overlap first
-    true_sorted, found_sorted = (keys // base)[order], (keys % base)[order]
-    first = np.r_[True, true_sorted[1:] != true_sorted[:-1]]
-    values, matches = np.unique(found_sorted[first], return_counts=True)
-    return values[matches >= 2].astype(found.dtype)
-
-
-@dataclass(frozen=True)
-class StepCounts:
-    """What thresholding, hole filling and the size filter each did to one volume."""
-
-    threshold: float
-    min_size: int
-    foreground: int  # voxels above the threshold
-    threshold_objects: int  # objects (6-connected) right after thresholding
-    holes_filled: int  # voxels added by filling holes plane by plane (e.g. dark nucleoli)
-    small_removed: int  # objects under min_size voxels removed (specks, noise)
-    objects: int  # objects left at the end: the pipeline's result
-
-    def __str__(self) -> str:
-        share = self.holes_filled / self.foreground if self.foreground else 0.0
-        return (
-            f"threshold {self.threshold:.0f}: {_plural(self.threshold_objects, 'object')}, "
-            f"{self.foreground:,} voxels above it\n"
-            f"fill holes: +{_plural(self.holes_filled, 'voxel')} inside objects "
-            f"({share:.1%} of the foreground)\n"
-            f"remove objects under {self.min_size} voxels: {_plural(self.small_removed, 'object')} "
-            f"gone, {_plural(self.objects, 'object')} left"
-        )
-
-
-def count_steps(
-    volume: np.ndarray, threshold: float, min_size: int = DEFAULT_MIN_SIZE
-) -> StepCounts:
-    """Run the pipeline's steps one by one on ``volume`` (NumPy) and count what each changed.
-
-    ``objects`` at the end equals the number of labels :func:`segment_in_memory` finds.
-
-    Examples
-    --------
-    >>> volume = np.zeros((1, 6, 6))
-    >>> volume[0, 1:5, 1:5] = 9
-    >>> volume[0, 2, 2] = 0  # a hole in the square
-    >>> count_steps(volume, 5, min_size=4).holes_filled
-    1
-    """
-    min_size = check_count(min_size, "min_size (voxels)", minimum=0)
-    mask = np.asarray(volume) > threshold
-    foreground = int(np.count_nonzero(mask))
-    labels = np.empty(mask.shape, LABEL_DTYPE)  # one buffer for both labellings (memory)
-    threshold_objects = ndi.label(mask, output=labels)
-    filled = fill_holes_in_planes(mask)
-    n_filled = ndi.label(filled, output=labels)
-    kept = int(np.count_nonzero(object_sizes(labels, n_filled) >= min_size))
-    return StepCounts(
-        threshold=float(threshold),
-        min_size=min_size,
-        foreground=foreground,
-        threshold_objects=int(threshold_objects),
-        holes_filled=int(np.count_nonzero(filled)) - foreground,
-        small_removed=n_filled - kept,
-        objects=kept,
-    )
-
-
-def object_sizes(labels: np.ndarray, count: int) -> np.ndarray:
-    """Voxels of each object 1..``count`` in ``labels``, counted plane by plane (less memory)."""
-    sizes = np.zeros(count + 1, np.int64)
-    for plane in labels.reshape(-1, *labels.shape[-2:]) if labels.ndim > 1 else [labels]:
-        sizes += np.bincount(plane.ravel(), minlength=count + 1)
-    return sizes[1:]
 
 
 # --- 5. writing an OME-Zarr label image -----------------------------------------------------------
@@ -512,31 +336,20 @@ def write_labels(
 ) -> Any:
     """Write ``labels`` (z, y, x) as an OME-Zarr 0.5 label image at ``url``, with a pyramid.
 
+    ``labels`` has the shape of ``like``'s ``level`` without the channel axis; axes, pixel sizes
+    and units are copied from ``like``, the channel axis kept with size 1 (like the image's own
+    ``labels/0``). ``n_levels`` levels each halve y and x (default: as many as ``like`` has from
+    ``level`` on); ``provenance`` (threshold, method, ...) is stored under the ``"course"``
+    attribute; ``compute=False`` returns a dask ``Delayed`` (that returns ``url``), for a cluster.
+
     An image already at ``url`` is deleted by a task that runs while the pixels are read. Then one
     task per block of ``labels`` writes that block into every level (the block is not moved to
     another worker; its chunks go out concurrently, one PUT each), and the metadata goes last, all
     at once: readers never find a half-written image. Chunks of ``planes_per_chunk`` planes keep
     PUTs few: labels compress to almost nothing, so reading one plane costs little more.
 
-    Parameters
-    ----------
-    labels : dask.array.Array
-        Lazy labels with the shape of ``like``'s ``level`` without the channel axis.
-    url : str
-        ``s3://course-scratch/<you>/<name>.zarr`` (or a local path).
-    like : OmeImage
-        The image the labels belong to: axes, pixel sizes and units are copied from it; the
-        channel axis is kept with size 1 (like the image's own ``labels/0``).
-    n_levels : int, optional
-        Pyramid levels, each halving y and x (default: as many as ``like`` has from ``level`` on).
-    provenance : dict, optional
-        Extra facts (threshold, method, ...) stored under the ``"course"`` attribute.
-    compute : bool, optional
-        False returns a dask ``Delayed`` (that returns ``url``) instead, to compute on a cluster.
-
     Examples
     --------
-    >>> from helpers import open_image
     >>> image = open_image("nuclei")  # doctest: +SKIP
     >>> truth = image.open_labels().level(0)[0]  # doctest: +SKIP
     >>> write_labels(truth, "s3://course-scratch/me/labels.zarr", image)  # doctest: +SKIP

@@ -1,25 +1,8 @@
 """Share your own image: a microscope's file, converted to OME-Zarr, checked, uploaded, opened by URL.
 
-Each step is a thin wrapper over a library that does the real work (lesson 09):
-
-- **tifffile** reads the microscope's OME-TIFF: the pixels and its OME-XML (axes, pixel sizes and
-  their unit, channel names): :func:`read_ome_tiff`;
-- **ome-zarr-py** (``ome_zarr.writer.write_image``) writes OME-NGFF 0.5 on Zarr v3: the pyramid,
-  the chunks and shards, the axes with units, the scales, the channel names (``omero``):
-  :func:`to_ome_zarr`;
-- **ome-zarr-models** checks the metadata against the OME-NGFF specification and reads it back:
-  :func:`validate`, :func:`stored_metadata`;
-- **s3fs** uploads a folder to a bucket, many files at once, with a progress bar (fsspec's
-  ``TqdmCallback``): :func:`upload`; the course's latency model says what it should cost:
-  :func:`upload_model_s`.
-
-Examples
---------
->>> pixels, info = read_ome_tiff(tiff_path)  # doctest: +SKIP
->>> to_ome_zarr(pixels, info, "stack.zarr", chunks=(1, 1, 256, 256))  # doctest: +SKIP
-'stack.zarr'
->>> validate("stack.zarr").ome_attributes.version  # doctest: +SKIP
-'0.5'
+Each step of lesson 09 is a thin wrapper over a library that does the real work: **tifffile** reads
+the OME-TIFF, **ome-zarr-py** writes OME-NGFF 0.5 (pyramid, chunks, shards, units, channel names),
+**ome-zarr-models** checks the metadata against the specification, **s3fs** uploads the folder.
 """
 
 from __future__ import annotations
@@ -41,8 +24,6 @@ from ome_zarr_models.v05.image import Image
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
-from .model import model_time_s
-
 __all__ = [
     "UNITS",
     "ImageInfo",
@@ -52,7 +33,6 @@ __all__ = [
     "stored_metadata",
     "to_ome_zarr",
     "upload",
-    "upload_model_s",
     "validate",
 ]
 
@@ -64,24 +44,12 @@ COLORS = ["0000FF", "00FF00", "FF0000", "FF00FF"]
 
 @dataclass(frozen=True)
 class ImageInfo:
-    """What a biologist needs to know about pixels besides their values.
+    """What a biologist needs to know about pixels besides their values."""
 
-    Attributes
-    ----------
-    axes : str
-        Axis names in order, e.g. ``"czyx"``.
-    pixel_size : dict
-        Size of one pixel along each spatial axis, e.g. ``{"z": 1.0, "y": 0.325, "x": 0.325}``.
-    units : dict
-        The unit of each spatial axis, in OME-NGFF spelling (``"micrometer"``).
-    channels : list of str
-        Channel names, e.g. ``["DAPI", "Actin"]``.
-    """
-
-    axes: str
-    pixel_size: dict[str, float]
-    units: dict[str, str]
-    channels: list[str]
+    axes: str  # axis names in order, e.g. "czyx"
+    pixel_size: dict[str, float]  # along each spatial axis, e.g. {"z": 1.0, "y": 0.325, "x": 0.325}
+    units: dict[str, str]  # of each spatial axis, in OME-NGFF spelling ("micrometer")
+    channels: list[str]  # channel names, e.g. ["DAPI", "Actin"]
 
 
 def read_ome_tiff(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
@@ -121,9 +89,8 @@ def to_ome_zarr(
 ) -> str:
     """Write ``pixels`` as an OME-NGFF 0.5 image with ``levels`` levels (ome-zarr-py).
 
-    Each level halves y and x (mean of 2 x 2 pixels). ``target`` is a local folder or an
-    ``s3://`` URL (then ``storage_options`` says how to reach it). With ``shards``, every level
-    is stored in shards of at most that shape holding chunks of ``chunks``.
+    Each level halves y and x (mean of 2 x 2 pixels). ``target`` is a folder or an ``s3://`` URL
+    (reached with ``storage_options``). With ``shards``, chunks are stored in shards of that shape.
 
     Examples
     --------
@@ -167,9 +134,7 @@ def _level_scale(info: ImageInfo, axis: str, level: int) -> float:
 
 
 def validate(target: str | Path, storage_options: dict[str, Any] | None = None) -> Image:
-    """Check an OME-NGFF 0.5 image against the specification (ome-zarr-models).
-
-    Returns the validated model; raises ``ValueError`` with a one-line message saying what is wrong.
+    """The validated model of an OME-NGFF 0.5 image (ome-zarr-models); else a one-line ``ValueError``.
 
     Examples
     --------
@@ -208,9 +173,7 @@ def count_files(folder: str | Path) -> tuple[int, int]:
 
 
 def upload(folder: str | Path, remote: str, fs: s3fs.S3FileSystem, batch_size: int = 32) -> float:
-    """Upload ``folder`` to ``remote`` (``bucket/key``), ``batch_size`` files at once; the seconds.
-
-    s3fs sends the PUTs ``batch_size`` at a time; the progress bar counts the files.
+    """Upload ``folder`` to ``remote`` (``bucket/key``), ``batch_size`` PUTs at once; the seconds.
 
     Examples
     --------
@@ -220,31 +183,12 @@ def upload(folder: str | Path, remote: str, fs: s3fs.S3FileSystem, batch_size: i
     remote = remote.removeprefix("s3://").rstrip("/")
     n_files = count_files(folder)[0]
     start = time.perf_counter()
-    progress = TqdmCallback(
-        {"desc": f"upload {Path(folder).name}", "unit": "file"},
-        tqdm_cls=tqdm,  # widget in Jupyter
-    )
+    bar = {"desc": f"upload {Path(folder).name}", "unit": "file"}
+    progress = TqdmCallback(bar, tqdm_cls=tqdm)  # a progress bar (a widget in Jupyter)
     fs.put(str(folder), remote, recursive=True, batch_size=batch_size, callback=progress)
     fs.invalidate_cache()
     assert len(fs.find(remote)) == n_files, "some files did not arrive"
     return time.perf_counter() - start
-
-
-def upload_model_s(
-    objects: int,
-    nbytes: int,
-    concurrency: int,
-    latency_s: float,
-    bandwidth_mbps: float | None = None,
-) -> float:
-    """The course's model of an upload: ``objects / concurrency`` latencies + bytes / bandwidth.
-
-    Examples
-    --------
-    >>> upload_model_s(640, 40_000_000, 32, 0.1)
-    2.0
-    """
-    return model_time_s(objects, concurrency, latency_s, nbytes, bandwidth_mbps)
 
 
 def delete(remote: str, fs: s3fs.S3FileSystem) -> int:

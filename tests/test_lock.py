@@ -267,17 +267,23 @@ def test_binder_postbuild_installs_from_the_lock_and_builds_the_samples() -> Non
                 assert (REPO_ROOT / word).is_file(), word
 
 
-def test_readme_has_a_binder_badge_and_make_lock() -> None:
+def test_readme_binder_badge_follows_the_one_repository_setting() -> None:
+    """The badge opens the welcome notebook of ``course/site.toml``'s repository; none while unset."""
+    from course_tools.site.config import read_config
+
     readme = (REPO_ROOT / "README.md").read_text()
     badge = re.search(
         r"\[!\[[^\]]*\]\(https://mybinder\.org/badge_logo\.svg\)\]"
         r"\((https://mybinder\.org/v2/gh/[^/\s]+/[^/\s]+/[^?\s)]+\?urlpath=[^\s)]+)\)",
         readme,
     )
-    assert badge, (
-        "README.md needs a Binder badge: [![Binder](https://mybinder.org/badge_logo.svg)](...)"
-    )
-    assert "00_welcome.ipynb" in badge.group(1), "the badge opens the welcome notebook"
+    expected = read_config().binder_url("notebooks/00_welcome.ipynb")
+    if expected is None:  # not published yet: no link that would answer 404
+        assert badge is None and "mybinder.org/v2/gh" not in readme, (
+            "a Binder link with no repository"
+        )
+    else:
+        assert badge and badge.group(1) == expected, f"the README's badge should open {expected}"
     assert "make lock" in readme
 
 

@@ -1,4 +1,5 @@
-"""helpers.segment: the blockwise pipeline equals the in-memory one, scores, errors, labels, CLI."""
+"""helpers.segment: the blockwise pipeline equals the in-memory one, errors, labels, CLI; scores
+(course_tools.scoring)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import zarr
 from scipy import ndimage as ndi
 
+from course_tools import scoring
 from course_tools.cluster import segment_to_zarr
 from helpers import segment as pipeline
 from helpers import segment as seg
@@ -89,20 +91,20 @@ def test_compare_with_truth() -> None:
     truth[2:, 2:] = 2
     found = np.zeros((4, 4), np.uint32)
     found[:2, :3] = 5  # 4 of 6 pixels on object 1
-    score = seg.compare_with_truth(found, truth[None])  # singleton channel axis is ignored
+    score = scoring.compare_with_truth(found, truth[None])  # singleton channel axis is ignored
     assert score.dice == pytest.approx(2 * 4 / (6 + 8))
     assert score.iou == pytest.approx(4 / 10)
     assert (score.count, score.true_count, score.count_error) == (1, 2, -1)
     assert "Dice 0.571" in str(score) and "1 object found" in str(score)
     assert score.merged == 0 and "hold" not in str(score)  # 1 true nucleus in object 5, not 2
     with pytest.raises(ValueError, match="shapes differ"):
-        seg.compare_with_truth(found, truth[:3])
+        scoring.compare_with_truth(found, truth[:3])
     found[2:, 2:] = 5  # now object 5 covers both nuclei: two touching nuclei merged
-    merged = seg.compare_with_truth(found, truth)
+    merged = scoring.compare_with_truth(found, truth)
     assert (merged.count, merged.merged) == (1, 1)
     assert str(merged).endswith("; 1 object holds 2 or more true nuclei")
     found[2:, 2:] = 7  # split again: the best match of each true nucleus is another object
-    assert seg.compare_with_truth(found, truth).merged == 0
+    assert scoring.compare_with_truth(found, truth).merged == 0
 
 
 def test_count_steps_counts_what_each_step_changed() -> None:
@@ -111,7 +113,7 @@ def test_count_steps_counts_what_each_step_changed() -> None:
     volume[1, 3:5, 3:5] = 10  # ... with a nucleolus (a hole) in the middle plane
     volume[0, 10, 10] = 100  # a speck
     volume[:, 9:12, 1:4] = 100  # a small object of 27 voxels
-    steps = seg.count_steps(volume, 50, min_size=28)
+    steps = scoring.count_steps(volume, 50, min_size=28)
     assert (steps.threshold_objects, steps.holes_filled, steps.small_removed, steps.objects) == (
         3,
         4,
@@ -125,7 +127,7 @@ def test_count_steps_counts_what_each_step_changed() -> None:
         == "remove objects under 28 voxels: 2 objects gone, 1 object left"
     )
     with pytest.raises(ValueError, match="min_size"):
-        seg.count_steps(volume, 50, min_size=-1)
+        scoring.count_steps(volume, 50, min_size=-1)
 
 
 @pytest.fixture(scope="module")
@@ -155,12 +157,12 @@ def test_blockwise_on_the_sample_image_equals_in_memory(nuclei) -> None:
         pixels = np.asarray(nuclei.level(0)[seg.channel_selection(nuclei, "DAPI")])
         truth = np.asarray(nuclei.open_labels().level(0))
     np.testing.assert_array_equal(labels, seg.segment_in_memory(pixels, threshold))
-    score = seg.compare_with_truth(labels, truth)
+    score = scoring.compare_with_truth(labels, truth)
     # A crowded field: thresholding cannot split the nuclei that touch, nothing else goes wrong.
     assert score.dice > 0.95
     assert 0 < score.merged <= 0.1 * score.true_count
     assert score.true_count - score.merged - 3 <= score.count <= score.true_count
-    steps = seg.count_steps(pixels, threshold)
+    steps = scoring.count_steps(pixels, threshold)
     assert steps.objects == score.count
     assert steps.holes_filled > 0.005 * steps.foreground  # the nucleoli are holes
     assert steps.small_removed > 30  # noise and debris specks

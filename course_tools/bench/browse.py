@@ -37,7 +37,8 @@ from course_tools.bench.tour import (
     tour,
 )
 from course_tools.cli import count_arg, non_negative_arg
-from helpers.browse import MAX_SCREEN_PX, MIN_SCREEN_PX, ViewReader
+from course_tools.viewers.browser import MAX_SCREEN_PX, MIN_SCREEN_PX
+from helpers.browse import ViewReader
 from helpers.cloud import DEFAULT_LATENCY_MS, Cloud
 from helpers.image import OmeImage
 

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import math
 
+import botocore
+import botocore.config
+
 from course_tools.quiz.items import Blank, FillIn, MultipleChoice, Question
 from helpers.chunks import chunk_grid, chunks_for_region, count_chunks
 from helpers.cloud import DEFAULT_LATENCY_MS
@@ -79,6 +82,7 @@ _VIEW_N = len(chunks_for_region(_VIEW, _TISSUE, _TISSUE_CHUNKS))
 _COARSE = 4  # a tissue level whose side is one chunk
 _PER_CHANNEL = [count_chunks((TISSUE_SIZE >> n,) * 2, (TISSUE_CHUNK,) * 2) for n in (0, _COARSE)]
 _FLIGHT = 16
+_POOL = botocore.config.Config().max_pool_connections  # botocore's connection pool, as installed
 _SHARD_N = math.prod(LIGHTSHEET.chunks_per_shard)
 _TILE = (0, slice(0, 512), slice(0, 512))
 _COLD = plan_reads(LIGHTSHEET, _TILE)
@@ -201,18 +205,19 @@ QUESTIONS: tuple[Question, ...] = (
     MultipleChoice(
         "s3fs-defaults",
         "parallelism",
-        "zarr over an s3fs store with default settings stops getting faster at about 10 "
-        "requests in flight. Why?",
+        "zarr over an s3fs store with default settings stops getting faster at about "
+        f"{_POOL} requests in flight (botocore {botocore.__version__}). Why?",
         (
-            "the object store refuses more than 10 requests",
+            f"the object store refuses more than {_POOL} requests",
             "Python threads cannot run in parallel",
-            "botocore's connection pool holds 10 connections (and s3fs sends a HEAD before each "
-            "GET)",
+            f"botocore's connection pool holds {_POOL} connections (and s3fs sends a HEAD before "
+            "each GET)",
             "the chunks are too small",
         ),
         2,
         "notebook 03 measures this: look at what `s3_filesystem` changes.",
-        "`max_pool_connections` defaults to 10; the course's stores raise it and skip the HEAD.",
+        f"`max_pool_connections` defaults to {_POOL} in botocore {botocore.__version__} (notebook 03 "
+        "prints yours); the course's stores raise it and skip the HEAD.",
     ),
     FillIn(
         "shard-chunks",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -31,21 +32,35 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from course_tools.viewers.ngstate import channel_windows, default_z
-from course_tools.viewers.readout import error_html, readout_html
+from course_tools.viewers.readout import error_html, readout_html, unit_symbol
 from helpers.browse import (
     View,
     ViewCost,
     ViewReader,
     ViewResult,
-    check_screen,
     downsampling_factors,
     level_for_screen,
-    unit_symbol,
 )
 from helpers.chunks import chunk_region
 from helpers.image import OmeImage
+from helpers.model import check_count
 
-__all__ = ["Browser", "browse"]
+__all__ = ["MAX_SCREEN_PX", "MIN_SCREEN_PX", "Browser", "browse", "check_screen"]
+
+MIN_SCREEN_PX = 16
+"""Smallest view (pixels along y or x) a viewer shows."""
+MAX_SCREEN_PX = 8192
+"""Largest view (pixels along y or x) a viewer accepts."""
+
+
+def check_screen(screen: Any) -> tuple[int, int]:
+    """``screen`` as ``(height, width)`` if both are whole numbers of pixels from 16 to 8192."""
+    if isinstance(screen, str | bytes) or not isinstance(screen, Sequence) or len(screen) != 2:
+        raise ValueError(
+            f"screen must be a pair of pixel sizes (height, width), e.g. (512, 512); got {screen!r}"
+        )
+    height, width = (check_count(s, "screen size", MIN_SCREEN_PX, MAX_SCREEN_PX) for s in screen)
+    return height, width
 
 
 def _default_contrast(image: OmeImage) -> tuple[int, int, int, int]:

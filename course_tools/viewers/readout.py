@@ -10,10 +10,18 @@ import html
 from collections.abc import Sequence
 
 from course_tools.text import plural
-from helpers.browse import TileCache, ViewCost, ViewResult, format_bytes, unit_symbol
+from helpers.browse import TileCache, ViewCost, ViewResult, format_bytes
 from helpers.image import OmeImage
 
-__all__ = ["error_html", "readout_html"]
+__all__ = ["UNIT_SYMBOLS", "error_html", "readout_html", "unit_symbol"]
+
+UNIT_SYMBOLS = {"micrometer": "µm", "nanometer": "nm", "millimeter": "mm", "angstrom": "Å"}
+"""Symbols of the OME-NGFF space units the course's images use."""
+
+
+def unit_symbol(unit: str | None) -> str:
+    """The symbol of an OME-NGFF unit (``"µm"`` for ``"micrometer"``; ``"px"`` for none)."""
+    return UNIT_SYMBOLS.get(unit, unit) if unit else "px"
 
 
 def readout_html(
