@@ -34,13 +34,13 @@ from ._compat import (
 from .chunks import (
     ChunkIndex,
     Region,
-    check_region,
     chunk_grid,
     chunk_layout,
     chunk_region,
     chunks_for_region,
     count_chunks,
     intersect,
+    normalize_region,
     region_shape,
     relative_region,
 )
@@ -467,7 +467,7 @@ class ViewReader:
         ``region`` has one slice per axis (``None`` bounds allowed, step 1).
         """
         arr = self._array(level)
-        region = check_region(region, arr.shape)
+        region = normalize_region(region, arr.shape, strict=True)
         needed = chunks_for_region(region, arr.shape, arr.chunks)
         before = self.store.snapshot()
         start = time.perf_counter()

@@ -225,10 +225,6 @@ def remote_available(timeout: float = ONLINE_PROBE_TIMEOUT_S) -> bool:
     return True
 
 
-def _looks_like_location(text: str) -> bool:
-    return "://" in text or "/" in text or text.endswith(".zarr") or Path(text).exists()
-
-
 def open_image(
     name_or_url: str | Path,
     source: str | None = None,
@@ -276,7 +272,7 @@ def open_image(
     text = str(name_or_url)
     if text in CATALOG:
         url, endpoint = dataset_url(text, source)
-    elif _looks_like_location(text):
+    elif "://" in text or "/" in text or text.endswith(".zarr") or Path(text).exists():
         url = text
     else:
         lookup(text)  # raises the KeyError listing the known names

@@ -32,7 +32,6 @@ __all__ = [
     "ChunkIndex",
     "ChunkLayout",
     "Region",
-    "check_region",
     "chunk_grid",
     "chunk_keys",
     "chunk_layout",
@@ -132,17 +131,6 @@ def normalize_region(selection: Selection, shape: Sequence[int], *, strict: bool
             )
         region.append(slice(start, stop))
     return tuple(region)
-
-
-def check_region(region: Region, shape: Sequence[int]) -> Region:
-    """``region`` (one slice per axis) with ``None`` bounds filled in: strict :func:`normalize_region`.
-
-    Examples
-    --------
-    >>> check_region((slice(None), slice(2, 4)), (10, 5))
-    (slice(0, 10, None), slice(2, 4, None))
-    """
-    return normalize_region(region, shape, strict=True)
 
 
 def chunks_for_region(

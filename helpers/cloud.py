@@ -1,24 +1,19 @@
 """The local cloud, from the learner's side: find it, start it, ask it how it is, change its network.
 
 The local cloud is a real S3 endpoint on ``127.0.0.1`` (moto's server behind a proxy that adds 100 ms
-of latency per request) holding the course's sample data. The server itself is the course's
-machinery (``course_tools/cloud/``); this module only starts it, as a separate process, and talks to
-it over HTTP (its ``/_cloud/...`` control paths)::
+of latency per request) holding the course's sample data. The server is the course's machinery
+(``course_tools/cloud/``); this module starts it as a process of its own and talks to it over HTTP::
 
-    from helpers.cloud import ensure_cloud
     cloud = ensure_cloud()                 # the session's cloud, started if none runs
-    cloud.endpoint                         # 'http://127.0.0.1:PORT'
     cloud.set_conditions(latency_ms=50)    # a faster network for a while
     with cloud.fault("slowdown", rate=0.5, seed=1):   # half the chunk GETs answer 503 SlowDown
         ...
     cloud.storage_options(WRITER_KEY)      # s3fs options signing for the private bucket
 
-There is one cloud per session. The first notebook that needs it starts it and records it in
-``data/cloud.json``; the others use that one, however slowly it answers. It belongs to the Jupyter
-server (``$JPY_PARENT_PID``), not to the kernel that started it, and it ends when its owner ends,
-however that ends. ``COURSE_ENDPOINT`` names a cloud explicitly (the tests use it).
-
-From a shell: ``python -m course_tools cloud serve|status|set|faults --help``.
+One cloud per session: the first notebook that needs it starts it and records it in
+``data/cloud.json``, the others use that one. It belongs to the Jupyter server (``$JPY_PARENT_PID``)
+and ends when its owner ends. ``COURSE_ENDPOINT`` names a cloud explicitly (the tests use it). From
+a shell: ``python -m course_tools cloud serve|status|set|faults --help``.
 """
 
 from __future__ import annotations
@@ -125,10 +120,6 @@ class Fault:
         """Read the JSON the cloud answers (unknown keys are ignored)."""
         return cls(**{k: v for k, v in data.items() if k in {f.name for f in fields(cls)}})
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
 
 @dataclass(frozen=True)
 class CloudStatus:
@@ -163,12 +154,6 @@ class CloudStatus:
         values = {k: v for k, v in data.items() if k in {f.name for f in fields(cls)}}
         values["faults"] = [Fault.from_dict(f) for f in data.get("faults", [])]
         return cls(**values)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form (what ``python -m course_tools cloud status`` prints)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values["faults"] = [fault.as_dict() for fault in self.faults]
-        return values
 
 
 # --- talking to a cloud ----------------------------------------------------------------------------

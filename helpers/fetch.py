@@ -1,24 +1,18 @@
 """Download chunks over plain HTTP: one chunk = one object = one URL = one GET.
 
-Lesson 03 compares three ways to fetch the same list of URLs; here they are, as you would write them:
+Lesson 03's three ways to fetch a list of URLs, as you would write them: :func:`fetch_sequential`, a
+``for`` loop (each request pays the full latency); :func:`fetch_threads`, a ``ThreadPoolExecutor`` of
+``concurrency`` threads; :func:`fetch_async`, an ``asyncio.Semaphore`` that lets ``concurrency``
+requests run at once and ``asyncio.gather`` that waits for them all (the course's recommended way).
+Each returns a :class:`FetchResult`: the bytes in URL order and one :class:`RequestTiming` per URL
+(lesson 03 draws them). ``ranges=`` asks for part of each object (:class:`ByteRange`, lesson 08).
 
-- :func:`fetch_sequential` -- a ``for`` loop: one request after another (each pays the full latency);
-- :func:`fetch_threads` -- a ``ThreadPoolExecutor``: ``concurrency`` threads, each waiting for one
-  request at a time;
-- :func:`fetch_async` -- asyncio: an ``asyncio.Semaphore`` lets ``concurrency`` requests run at
-  once, and ``asyncio.gather`` waits for all of them. The course's recommended way.
-
-Each returns a :class:`FetchResult`: the bytes in the order of the URLs, one :class:`RequestTiming` per
-URL (when it started and ended: lesson 03 draws them) and a summary. ``ranges=`` asks for part of each
-object (a ``Range`` header, :class:`ByteRange`): that is how the inner chunks of a shard are read.
-
-**When the network fails** (lesson 07), every request goes through the same retry loop
-(:class:`Attempts`, under a :class:`RetryPolicy`): a fault worth retrying (connection trouble, a
-truncated body, 408/429/5xx) is tried again after a growing, jittered wait, or as long as the
-server's ``Retry-After`` asks; anything else (404, 403...) fails at once; and a URL gives up at its
-deadline, so nothing hangs. A URL that cannot be read raises :class:`FetchError` naming it, the
-fault and the attempts; no partial result is ever returned. The loop is written out here, not taken
-from a retry library, because lesson 07 is about it.
+**When the network fails** (lesson 07), every request goes through one retry loop (:class:`Attempts`
+under a :class:`RetryPolicy`): connection trouble, a truncated body or 408/429/5xx is retried after a
+growing, jittered wait (or the server's ``Retry-After``); anything else (404, 403...) fails at once;
+a URL gives up at its deadline, so nothing hangs. :class:`FetchError` names the URL, the fault and
+the attempts; no partial result is returned. The loop is written out, not taken from a retry
+library, because lesson 07 is about it.
 """
 
 from __future__ import annotations

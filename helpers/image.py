@@ -269,7 +269,8 @@ class OmeImage:
     def __str__(self) -> str:
         lines = [
             f"OME-Zarr image {self.name or ''} (OME-NGFF {self.version}) at {self.url}",
-            f"  axes {self.axes}, dtype {self.dtype}, channels {self.channel_names}, labels {self.labels}",
+            f"  axes {'/'.join(self.axes)}, {self.dtype} pixels, channels "
+            f"{', '.join(self.channel_names or ['unnamed'])}, labels {', '.join(self.labels) or 'none'}",
         ]
         lines += [
             f"  level {row['level']}: shape {row['shape']}, chunks {row['chunks']}, "

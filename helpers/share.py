@@ -187,7 +187,8 @@ def upload(folder: str | Path, remote: str, fs: s3fs.S3FileSystem, batch_size: i
     progress = TqdmCallback(bar, tqdm_cls=tqdm)  # a progress bar (a widget in Jupyter)
     fs.put(str(folder), remote, recursive=True, batch_size=batch_size, callback=progress)
     fs.invalidate_cache()
-    assert len(fs.find(remote)) == n_files, "some files did not arrive"
+    if (arrived := len(fs.find(remote))) != n_files:
+        raise RuntimeError(f"only {arrived} of {n_files} files arrived in s3://{remote}")
     return time.perf_counter() - start
 
 

@@ -1,8 +1,8 @@
 """Dataset locations, fast anonymous stores for them, and the stores' lifetime.
 
 With its defaults, s3fs sends a HEAD request before every whole-object GET (``max_concurrency`` > 1
-makes it ask for the size first) and botocore keeps at most 10 connections (notebook 03 measures
-both): :func:`s3_filesystem` sets ``max_concurrency=1`` (one plain GET per chunk),
+makes it ask for the size first) and botocore keeps at most ``max_pool_connections`` connections
+(notebook 03 prints both defaults in your versions): :func:`s3_filesystem` sets ``max_concurrency=1`` (one plain GET per chunk),
 ``max_pool_connections=64``, and short connect timeouts so an unreachable endpoint fails fast.
 
 Asynchronous filesystems hold aiohttp sessions: :func:`close_store` (or ``with open_image(...) as

@@ -28,12 +28,12 @@ from helpers.browse import (
     window,
 )
 from helpers.chunks import (
-    check_region,
     chunk_grid,
     chunk_region,
     chunks_for_region,
     count_chunks,
     intersect,
+    normalize_region,
 )
 from helpers.image import image_from_group
 
@@ -114,7 +114,7 @@ def test_chunk_region_cuts_edge_chunks_and_tiles_the_array() -> None:
 )
 def test_bad_regions_are_refused(region, message) -> None:
     with pytest.raises(ValueError, match=message):
-        check_region(region, (10, 5))
+        normalize_region(region, (10, 5), strict=True)
 
 
 def test_bad_chunk_shapes_are_refused() -> None:

@@ -9,6 +9,7 @@ is one line, ``error: ...``, and exit code 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -74,7 +75,7 @@ def _set(cloud: Cloud, args: argparse.Namespace) -> None:
         cloud.remove_fault(name)
     for spec in args.fault:
         cloud.add_fault(**fault_settings(spec))
-    print(json.dumps(cloud.status().as_dict(), indent=2))
+    print(json.dumps(dataclasses.asdict(cloud.status()), indent=2))
 
 
 def _describe(fault: Fault) -> str:
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"No local cloud is running (start one: {PROG} serve)", file=sys.stderr)
             return 1
         if args.command == "status":
-            print(json.dumps(cloud.status().as_dict(), indent=2))
+            print(json.dumps(dataclasses.asdict(cloud.status()), indent=2))
         elif args.command == "set":
             _set(cloud, args)
         else:
