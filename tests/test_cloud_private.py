@@ -9,6 +9,7 @@ are allowed, that exactly the written object changed).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.client
 import json
@@ -357,4 +358,4 @@ def test_public_bucket_reads_and_scratch_writes_stay_anonymous(
     fs.rm(f"{cloud.scratch_bucket}/mine.txt")
     status = cloud.status()
     assert status.private_bucket == BUCKET
-    assert json.loads(json.dumps(status.as_dict()))["private_bucket"] == BUCKET
+    assert json.loads(json.dumps(dataclasses.asdict(status)))["private_bucket"] == BUCKET

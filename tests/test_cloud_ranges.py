@@ -15,6 +15,7 @@ gives ``206``); no client sends that, so the proxy leaves it alone.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import time
 from collections.abc import Iterator
@@ -196,5 +197,5 @@ def test_status_of_an_older_cloud_without_range_counters_still_parses() -> None:
     }
     status = CloudStatus.from_dict(old)
     assert (status.range_requests, status.range_bytes) == (0, 0)
-    assert CloudStatus.from_dict(status.as_dict()) == status
+    assert CloudStatus.from_dict(dataclasses.asdict(status)) == status
     assert CloudStatus.from_dict({**old, "range_requests": 5, "range_bytes": 7}).range_bytes == 7

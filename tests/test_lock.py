@@ -279,9 +279,7 @@ def test_readme_binder_badge_follows_the_one_repository_setting() -> None:
     )
     expected = read_config().binder_url("notebooks/00_welcome.ipynb")
     if expected is None:  # not published yet: no link that would answer 404
-        assert badge is None and "mybinder.org/v2/gh" not in readme, (
-            "a Binder link with no repository"
-        )
+        assert badge is None, "a Binder badge although course/site.toml names no repository"
     else:
         assert badge and badge.group(1) == expected, f"the README's badge should open {expected}"
     assert "make lock" in readme

@@ -195,9 +195,11 @@ def source_files() -> list[Path]:
     Returns
     -------
     list of pathlib.Path
-        Every module of :mod:`course_tools.samples`, then ``course_tools/ngff.py`` (the metadata builders).
+        Every module of :mod:`course_tools.samples` but ``microscope.py`` (lesson 09's file, built on
+        demand with a stamp of its own), then ``course_tools/ngff.py`` (the metadata builders).
     """
-    return [*sorted(Path(__file__).resolve().parent.glob("*.py")), Path(ngff.__file__).resolve()]
+    modules = Path(__file__).resolve().parent.glob("*.py")
+    return [*sorted(p for p in modules if p.name != "microscope.py"), Path(ngff.__file__).resolve()]
 
 
 def _source_sha256() -> str:
