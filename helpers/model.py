@@ -41,6 +41,10 @@ def _named(name: str) -> str:
     return f"{name} must be" if name else "must be"
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def check_count(value: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
     """``value`` as an ``int`` if it is a whole number in ``[minimum, maximum]`` (no upper bound: None).
 
@@ -88,12 +92,7 @@ def check_non_negative(value: Any, name: str) -> float:
     ...
     ValueError: latency_ms must be a finite number >= 0, got -5
     """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value < 0
-    ):
+    if not (_finite(value) and value >= 0):
         raise ValueError(f"{_named(name)} a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -110,12 +109,7 @@ def check_bandwidth(value: Any, name: str = "bandwidth_mbps") -> float | None:
     """
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not (_finite(value) and value > 0):
         raise ValueError(f"{_named(name)} > 0 (Mbit/s) or None for no cap, got {value!r}")
     return float(value)
 

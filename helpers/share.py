@@ -87,7 +87,7 @@ def to_ome_zarr(
     levels: int = 3,
     storage_options: dict[str, Any] | None = None,
 ) -> str:
-    """Write ``pixels`` as an OME-NGFF 0.5 image with ``levels`` levels (ome-zarr-py).
+    """Write ``pixels`` (channels first) as an OME-NGFF 0.5 image with ``levels`` levels (ome-zarr-py).
 
     Each level halves y and x (mean of 2 x 2 pixels). ``target`` is a folder or an ``s3://`` URL
     (reached with ``storage_options``). With ``shards``, chunks are stored in shards of that shape.
@@ -108,9 +108,9 @@ def to_ome_zarr(
         [{"type": "scale", "scale": [_level_scale(info, a, level) for a in info.axes]}]
         for level in range(levels)
     ]
-    channels = [
-        {"label": name, "color": COLORS[i % len(COLORS)], "active": True}
-        for i, name in enumerate(info.channels)
+    channels = [  # with a display window, so that viewers do not open a black image
+        {"label": name, "color": COLORS[i % len(COLORS)], "active": True, "window": _window(plane)}
+        for i, (name, plane) in enumerate(zip(info.channels, pixels, strict=True))
     ]
     options: dict[str, Any] = {"chunks": chunks} | ({"shards": shards} if shards else {})
     write_image(
@@ -125,6 +125,13 @@ def to_ome_zarr(
         metadata={"omero": {"channels": channels}},
     )
     return str(target)
+
+
+def _window(channel: np.ndarray) -> dict[str, float]:
+    """Display range: the 0.1st to 99.9th percentile of (a sample of) the channel's pixels."""
+    start, end = np.percentile(channel[..., ::4, ::4], [0.1, 99.9])
+    limits = np.iinfo(channel.dtype) if channel.dtype.kind in "iu" else np.finfo(channel.dtype)
+    return {"min": float(limits.min), "max": float(limits.max), "start": start, "end": end}
 
 
 def _level_scale(info: ImageInfo, axis: str, level: int) -> float:
@@ -194,9 +201,8 @@ def upload(folder: str | Path, remote: str, fs: s3fs.S3FileSystem, batch_size: i
 
 def delete(remote: str, fs: s3fs.S3FileSystem) -> int:
     """Delete everything under ``remote`` (``bucket/key``); how many objects were deleted."""
-    remote = remote.removeprefix("s3://").rstrip("/")
-    fs.invalidate_cache()
-    keys = fs.find(remote)
+    fs.invalidate_cache()  # what is there now, not what was listed before
+    keys = fs.find(remote.removeprefix("s3://").rstrip("/"))
     if keys:
         fs.rm(keys)
     fs.invalidate_cache()
