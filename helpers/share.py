@@ -61,7 +61,9 @@ def read_ome_tiff(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
     >>> info.pixel_size, info.units["x"], info.channels  # doctest: +SKIP
     ({'z': 1.0, 'y': 0.325, 'x': 0.325}, 'micrometer', ['DAPI', 'Actin'])
     """
-    with tifffile.TiffFile(path) as tiff:
+    with tifffile.TiffFile(path) as tiff:  # not a TIFF at all: tifffile.TiffFileError
+        if not tiff.is_ome:
+            raise ValueError(f"{path} is a TIFF without OME-XML metadata: export it as OME-TIFF")
         pixels = tiff.series[0].asarray()
         axes = tiff.series[0].axes.lower()
         ome = tifffile.xml2dict(tiff.ome_metadata)["OME"]
@@ -104,10 +106,10 @@ def to_ome_zarr(
         else {"name": a, "type": "channel" if a == "c" else "time"}
         for a in info.axes
     ]
-    scales = [
-        [{"type": "scale", "scale": [_level_scale(info, a, level) for a in info.axes]}]
-        for level in range(levels)
-    ]
+    scales = []
+    for level in range(levels):  # a pixel's size at each level: y and x double, the rest stays
+        size = [info.pixel_size.get(a, 1.0) * (2**level if a in "yx" else 1) for a in info.axes]
+        scales.append([{"type": "scale", "scale": size}])
     channels = [  # with a display window, so that viewers do not open a black image
         {"label": name, "color": COLORS[i % len(COLORS)], "active": True, "window": _window(plane)}
         for i, (name, plane) in enumerate(zip(info.channels, pixels, strict=True))
@@ -132,12 +134,6 @@ def _window(channel: np.ndarray) -> dict[str, float]:
     start, end = np.percentile(channel[..., ::4, ::4], [0.1, 99.9])
     limits = np.iinfo(channel.dtype) if channel.dtype.kind in "iu" else np.finfo(channel.dtype)
     return {"min": float(limits.min), "max": float(limits.max), "start": start, "end": end}
-
-
-def _level_scale(info: ImageInfo, axis: str, level: int) -> float:
-    """The size of a pixel of ``level`` along ``axis`` (y and x double at each level)."""
-    size = info.pixel_size.get(axis, 1.0)
-    return size * 2**level if axis in "yx" else size
 
 
 def validate(target: str | Path, storage_options: dict[str, Any] | None = None) -> Image:

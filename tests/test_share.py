@@ -121,3 +121,33 @@ def test_napari_ome_zarr_reader_opens_the_public_url(shared: str, microscope) ->
     assert list(kwargs["units"]) == ["micrometer"] * 3
     assert np.array_equal(np.asarray(data[0][:, 8]), pixels[:, 8])
     assert list(kwargs["scale"][-3:]) == [info.pixel_size[a] for a in "zyx"]
+
+
+# --- bad input: one clear line each -----------------------------------------------------------------
+
+
+def test_a_file_that_is_not_a_tiff_is_named(tmp_path: Path) -> None:
+    import tifffile
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    with pytest.raises(tifffile.TiffFileError, match="not a TIFF file"):
+        read_ome_tiff(notes)
+
+
+def test_a_tiff_without_ome_metadata_says_what_to_export(tmp_path: Path) -> None:
+    import tifffile
+
+    plain = tmp_path / "plain.tif"
+    tifffile.imwrite(plain, np.zeros((4, 8, 8), np.uint16))  # no OME-XML: no sizes, no channels
+    with pytest.raises(ValueError, match="without OME-XML metadata: export it as OME-TIFF"):
+        read_ome_tiff(plain)
+
+
+def test_the_display_window_of_each_channel_is_written(local_copy: Path, microscope) -> None:  # noqa: ANN001
+    pixels, _ = microscope
+    omero = json.loads((local_copy / "zarr.json").read_text())["attributes"]["ome"]["omero"]
+    for channel, plane in zip(omero["channels"], pixels, strict=True):
+        window = channel["window"]
+        assert window["min"] <= window["start"] < window["end"] <= window["max"]
+        assert plane.min() <= window["start"] and window["end"] <= plane.max()
