@@ -8,10 +8,9 @@ The interactive viewer built on it is in ``course_tools/viewers/browser.py``.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -44,6 +43,7 @@ from .chunks import (
     region_shape,
     relative_region,
 )
+from .fetch import gather_at_most
 from .image import OmeImage
 from .model import check_concurrency
 from .shards import ShardIndex, ShardLayout, decode_index, ranges_for_chunks, shard_layout
@@ -78,17 +78,6 @@ T = TypeVar("T")
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
-
-
-async def _gather_at_most(concurrency: int, coroutines: Iterable[Awaitable[T]]) -> list[T]:
-    """Await ``coroutines`` together, at most ``concurrency`` at a time; their results, in order."""
-    limit = asyncio.Semaphore(concurrency)
-
-    async def one(coroutine: Awaitable[T]) -> T:
-        async with limit:
-            return await coroutine
-
-    return await asyncio.gather(*(one(c) for c in coroutines))
 
 
 def format_bytes(n: float) -> str:
@@ -502,7 +491,7 @@ class ViewReader:
         regions = [chunk_region(index, arr.shape, arr.chunks) for index in indices]
         try:
             if layout is None:  # whole chunks, read and decoded by zarr
-                reads = _gather_at_most(self.concurrency, (arr.getitem(r) for r in regions))
+                reads = gather_at_most(self.concurrency, (arr.getitem(r) for r in regions))
                 tiles = [np.asarray(tile) for tile in run_sync(reads, timeout=self.timeout_s)]
                 return dict(zip(indices, tiles, strict=True)), 0, 0
             fetch = self._fetch_inner_chunks(level, layout, indices)
@@ -536,14 +525,14 @@ class ViewReader:
         # Round 1: the indexes of the shards not seen yet; round 2: a range per stored chunk.
         shards = list(dict.fromkeys(layout.locate(chunk)[0] for chunk in chunks))
         to_read = [shard for shard in shards if (level, shard) not in self.indexes]
-        raws = await _gather_at_most(
+        raws = await gather_at_most(
             self.concurrency, (get(layout.shard_key(s), layout.index_range()) for s in to_read)
         )
         for shard, raw in zip(to_read, raws, strict=True):
             self.indexes[(level, shard)] = decode_index(raw, layout)
         known = {shard: self.indexes[(level, shard)] for shard in shards}
         wanted = ranges_for_chunks(layout, chunks, known)
-        bodies = await _gather_at_most(self.concurrency, (get(r.key, r.byte_range) for r in wanted))
+        bodies = await gather_at_most(self.concurrency, (get(r.key, r.byte_range) for r in wanted))
         stored = {r.chunk: body for r, body in zip(wanted, bodies, strict=True)}
         return stored, len(to_read), len(wanted)
 

@@ -392,7 +392,7 @@ def ensure_cloud(verbose: bool = True) -> Cloud:
                 cloud = _start_session_cloud(data_dir() / "cloud.log")
     if verbose:
         print(f"Local cloud at {cloud.endpoint} (bucket {cloud.public_bucket})")
-        with contextlib.suppress(ValueError):  # a cloud older than this question stays silent
+        with contextlib.suppress(ValueError, CloudError):  # older or too busy a cloud: no warning
             warning = _control(cloud.endpoint, f"memory?pid={os.getpid()}").get("warning")
             if warning:
                 print(warning)

@@ -25,10 +25,11 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -56,11 +57,14 @@ __all__ = [
     "fetch_async",
     "fetch_sequential",
     "fetch_threads",
+    "gather_at_most",
     "parse_content_range",
     "parse_retry_after",
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 5.0
 """Longest wait for a connection: an endpoint that does not answer fails fast."""
@@ -749,6 +753,21 @@ async def fetch_all(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
     return counter.result(results, "async", concurrency)
+
+
+async def gather_at_most(concurrency: int, coroutines: Iterable[Awaitable[T]]) -> list[T]:
+    """Await ``coroutines`` together, at most ``concurrency`` at a time; their results, in order.
+
+    The pattern of :func:`fetch_all` (a ``Semaphore`` and ``gather``) for any coroutines: the chunk
+    reads of a view, the existence checks of :func:`helpers.reliable.missing_chunks`.
+    """
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(coroutine: Awaitable[T]) -> T:
+        async with limit:
+            return await coroutine
+
+    return list(await asyncio.gather(*(one(c) for c in coroutines)))
 
 
 def fetch_async(

@@ -46,6 +46,7 @@ from .fetch import (
     PermanentError,
     RetryableError,
     RetryPolicy,
+    gather_at_most,
     parse_retry_after,
 )
 
@@ -262,9 +263,8 @@ async def _listing(store: Store, prefix: str) -> set[str]:
     return {key async for key in store.list_prefix(prefix)}
 
 
-def _lists_objects(store: Store) -> bool:
+def _lists_objects(inner: Store) -> bool:
     """False for HTTP stores: a web server has no listing of its objects to trust."""
-    inner = store._store if isinstance(store, ReliableStore) else store  # noqa: SLF001
     protocol = getattr(getattr(inner, "fs", None), "protocol", ())
     protocols = {protocol} if isinstance(protocol, str) else set(protocol)
     return not protocols & {"http", "https"}
@@ -288,23 +288,17 @@ def missing_chunks(image_or_array: Any, level: int = 0, region: Any = None) -> l
     store = array_store(array)
     prefix = f"{array.path}/" if array.path else ""
     retrying = store if isinstance(store, ReliableStore) else ReliableStore(store)
-    if _lists_objects(store):
+    inner = store._store if isinstance(store, ReliableStore) else store  # noqa: SLF001
+    if _lists_objects(inner):
         present = run_sync(retrying.retrying(prefix, lambda: _listing(store, prefix)))
         return [key for key in keys if f"{prefix}{key}" not in present]
 
-    inner = store._store if isinstance(store, ReliableStore) else store  # noqa: SLF001
     prototype = buffer_prototype()
 
-    async def check_all() -> list[bool]:
-        bound = asyncio.Semaphore(_EXISTS_CONCURRENCY)
+    async def exists(key: str) -> bool:  # a 1-byte GET: 404 is "absent", a 503 is retried
+        first = RangeByteRequest(0, 1)
+        return await retrying.retrying(key, lambda: inner.get(key, prototype, first)) is not None
 
-        async def exists(key: str) -> bool:
-            async with bound:  # a 1-byte GET: 404 is "absent", a 503 is retried, not "absent"
-                first = RangeByteRequest(0, 1)
-                read = await retrying.retrying(key, lambda: inner.get(key, prototype, first))
-                return read is not None
-
-        return list(await asyncio.gather(*(exists(f"{prefix}{key}") for key in keys)))
-
-    found = run_sync(check_all())
+    checks = (exists(f"{prefix}{key}") for key in keys)
+    found = run_sync(gather_at_most(_EXISTS_CONCURRENCY, checks))
     return [key for key, there in zip(keys, found, strict=True) if not there]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -261,3 +262,11 @@ def test_bad_serve_arguments_are_one_line_errors(capsys, args: list[str], expect
 def test_bad_set_arguments_are_one_line_errors(capsys, option: str) -> None:
     out = run_main(capsys, "set", option, "-1")
     assert_one_line_error(out, f"argument {option}: must be a finite number >= 0")
+
+
+def test_the_cloud_answers_the_memory_question_of_ensure_cloud(cloud: Cloud) -> None:
+    """``ensure_cloud`` asks the cloud (which runs in the session) whether memory is short."""
+    url = f"{cloud.endpoint}/_cloud/memory?pid={os.getpid()}"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        warning = json.loads(answer.read())["warning"]
+    assert warning is None or "Memory is short" in warning
