@@ -139,7 +139,7 @@ def test_a_tiff_without_ome_metadata_says_what_to_export(tmp_path: Path) -> None
     import tifffile
 
     plain = tmp_path / "plain.tif"
-    tifffile.imwrite(plain, np.zeros((4, 8, 8), np.uint16))  # no OME-XML: no sizes, no channels
+    tifffile.imwrite(plain, np.zeros((4, 8, 8), np.uint16), photometric="minisblack")  # no OME-XML
     with pytest.raises(ValueError, match="without OME-XML metadata: export it as OME-TIFF"):
         read_ome_tiff(plain)
 
